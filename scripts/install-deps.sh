@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Installs everything Latchkey needs on Debian 12, idempotently: build tools and libraries,
+# and (with --test) what the test suite needs: python3-jwcrypto, Chromium, Node.js packages.
+# Safe to run again: apt skips what is present, npm ci only when package-lock changed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+want_tests=0
+[[ "${1:-}" == "--test" ]] && want_tests=1
+
+SUDO=""
+if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
+
+build_pkgs=(build-essential cmake ninja-build pkg-config ccache git
+  libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
+  libssl-dev libsodium-dev libsqlite3-dev libpq-dev libcurl4-openssl-dev
+  libcli11-dev libtomlplusplus-dev libspdlog-dev libfmt-dev
+  libgtest-dev libgmock-dev libbenchmark-dev sqlite3)
+test_pkgs=(python3 python3-jwcrypto chromium curl)
+
+pkgs=("${build_pkgs[@]}")
+(( want_tests )) && pkgs+=("${test_pkgs[@]}")
+command -v node >/dev/null 2>&1 || pkgs+=(nodejs npm)
+
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+if (( ${#missing[@]} )); then
+  echo "install-deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if (( want_tests )) && [[ -f tests/e2e/package.json ]]; then
+  stamp=tests/e2e/node_modules/.installed-stamp
+  if [[ ! -f $stamp || tests/e2e/package-lock.json -nt $stamp ]]; then
+    (cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error)
+    touch "$stamp"
+  fi
+fi
+echo "install-deps: ok"

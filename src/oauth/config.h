@@ -1,0 +1,33 @@
+#pragma once
+// Everything the protocol core is configured with. Defaults here are the product's defaults:
+// secure unless an operator loosens them. The server's config loader fills this struct.
+#include <cstdint>
+#include <string>
+
+#include "util/password.h"
+
+namespace latchkey::oauth {
+
+struct ProviderConfig {
+  std::string issuer = "http://127.0.0.1:8080";  // no trailing slash; https in production
+  std::string signing_alg = "ES256";              // ES256 | RS256
+
+  std::int64_t code_ttl = 600;               // seed 003: codes live 10 minutes
+  std::int64_t access_token_ttl = 900;
+  std::int64_t id_token_ttl = 3600;
+  std::int64_t refresh_token_ttl = 30 * 24 * 3600;  // absolute lifetime of a grant's refresh tokens
+  std::int64_t session_ttl = 8 * 3600;
+  std::int64_t interaction_ttl = 600;        // time to finish login and consent
+
+  // Access tokens name this audience when the client asks for none (RFC 9068 §3 needs a default).
+  // Empty means the issuer itself.
+  std::string default_audience;
+
+  bool allow_plain_pkce = false;  // RFC 9700 §2.1.1: S256 only unless an operator needs plain
+  util::PasswordCost password_cost;
+
+  // Cookies get Secure and the __Host- prefix when the issuer is https.
+  bool secure_cookies() const { return issuer.rfind("https://", 0) == 0; }
+};
+
+}  // namespace latchkey::oauth

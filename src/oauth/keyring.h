@@ -1,0 +1,50 @@
+#pragma once
+// The server's signing keys: created up front (at migrate or first start, never per request),
+// kept sealed in the KeyStore under a key-encryption key, unsealed into memory by reload().
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "jose/jwk.h"
+#include "store/store.h"
+#include "util/clock.h"
+#include "util/random.h"
+
+namespace latchkey::oauth {
+
+struct ActiveKey {
+  std::string kid;
+  jose::Algorithm alg;
+  jose::SigningKeyPair key;
+};
+
+struct KeySnapshot {
+  std::shared_ptr<const ActiveKey> active;  // signs new tokens
+  std::string jwks_json;                    // {"keys":[...]} every published public key
+  std::vector<jose::PublicJwk> public_keys; // for verifying our own tokens
+};
+
+class KeyRing {
+ public:
+  // kek: the 32-byte key-encryption key (raw bytes).
+  KeyRing(store::KeyStore& store, std::string kek);
+
+  // Creates a first signing key of `alg` when no key is active. Atomic in the store, so two
+  // processes starting together create one key. Returns true when it created one.
+  bool ensure_signing_key(jose::Algorithm alg, util::Random& random, const util::Clock& clock);
+
+  // Loads and unseals every key. Throws std::runtime_error with a clear message (wrong
+  // key-encryption key, no active key, unreadable key); the previous snapshot stays in use then.
+  void reload();
+
+  // The current keys; never null after a successful reload(). Lock-free for readers.
+  std::shared_ptr<const KeySnapshot> snapshot() const { return snapshot_.load(); }
+
+ private:
+  store::KeyStore& store_;
+  std::string kek_;
+  std::atomic<std::shared_ptr<const KeySnapshot>> snapshot_;
+};
+
+}  // namespace latchkey::oauth

@@ -1,0 +1,71 @@
+// Token endpoint (RFC 6749 §3.2, §5): form parsing, client authentication, then the grant's handler.
+#include <array>
+#include <utility>
+
+#include "oauth/endpoints.h"
+#include "oauth/grants.h"
+#include "oauth/wire.h"
+#include "util/strings.h"
+
+namespace latchkey::oauth {
+namespace {
+
+constexpr std::array<std::pair<std::string_view, GrantHandler>, 1> kGrants{{
+    {"authorization_code", grant_authorization_code},
+}};
+
+GrantHandler find_grant(std::string_view type) {
+  for (const auto& [name, handler] : kGrants)
+    if (name == type) return handler;
+  return nullptr;
+}
+
+}  // namespace
+
+std::expected<util::Params, OAuthError> read_form_body(const Request& req) {
+  auto type = req.header("content-type");
+  // Media type match ignoring case and parameters such as charset.
+  std::string media = type ? util::to_lower(util::trim(type->substr(0, type->find(';')))) : std::string();
+  if (media != "application/x-www-form-urlencoded")
+    return std::unexpected(error(ErrorCode::invalid_request, "Content-Type must be application/x-www-form-urlencoded"));
+  auto params = util::parse_form(req.body);
+  if (!params) return std::unexpected(error(ErrorCode::invalid_request, "malformed form body: " + params.error()));
+  return std::move(*params);
+}
+
+Response handle_token(Context& ctx, const Request& req) {
+  if (req.method != "POST") {
+    // RFC 6749 §3.2: "The client MUST use the HTTP POST method".
+    Response r = token_error_response(error(ErrorCode::invalid_request, "the token endpoint accepts only POST", 405));
+    r.set_header("Allow", "POST");
+    return r;
+  }
+  // RFC 6749 §2.3.1: client credentials "MUST NOT be included in the request URI"; we refuse any
+  // parameter there, so secrets in URLs (and so in logs) fail loudly.
+  if (!req.query.empty())
+    return token_error_response(error(ErrorCode::invalid_request, "send parameters in the body, not the URL"));
+  auto form = read_form_body(req);
+  if (!form) return token_error_response(form.error());
+  // RFC 6749 §3.2: "Request and response parameters MUST NOT be included more than once."
+  if (auto dup = form->first_duplicate())
+    return token_error_response(error(ErrorCode::invalid_request, "parameter '" + *dup + "' is included more than once"));
+
+  auto client = authenticate_client(req, *form, ctx.store);
+  if (!client) return token_error_response(client.error().error, client.error().basic_auth_used);
+
+  auto grant_type = form->get_or("grant_type");
+  if (grant_type.empty()) return token_error_response(error(ErrorCode::invalid_request, "grant_type is required"));
+  GrantHandler handler = find_grant(grant_type);
+  if (!handler)
+    return token_error_response(
+        error(ErrorCode::unsupported_grant_type, "grant_type '" + grant_type + "' is not supported"));
+  if (!util::contains(client->client.grant_types, grant_type))
+    return token_error_response(
+        error(ErrorCode::unauthorized_client, "this client may not use grant_type " + grant_type));
+
+  auto result = handler(ctx, *form, *client);
+  if (!result) return token_error_response(result.error());
+  return json_response(200, *result);
+}
+
+}  // namespace latchkey::oauth

@@ -1,0 +1,45 @@
+#pragma once
+// Minting of access tokens (RFC 9068 JWTs), ID tokens (OIDC Core §2, §3.1.3.6) and opaque
+// refresh tokens (stored as hashes). Every grant handler issues through here.
+#include <boost/json/object.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "oauth/context.h"
+#include "store/store.h"
+
+namespace latchkey::oauth {
+
+struct TokenSubject {
+  const store::Client& client;
+  const store::User* user = nullptr;  // null for grants without a user
+  std::string grant_id;               // empty for grants without a user
+  std::vector<std::string> scopes;
+  std::vector<std::string> audiences;
+  std::string nonce;
+  std::int64_t auth_time = 0;
+  bool issue_refresh_token = false;
+  std::int64_t refresh_expires_at = 0;  // absolute end of the grant's refresh tokens
+};
+
+struct IssuedTokens {
+  std::string access_token;
+  std::string jti;
+  std::int64_t expires_in = 0;
+  std::string scope;
+  std::optional<std::string> id_token;
+  std::optional<std::string> refresh_token;
+};
+
+// Signs the tokens and records them (access-token jti under the grant, refresh-token hash).
+IssuedTokens issue_tokens(Context& ctx, const TokenSubject& subject);
+
+// RFC 6749 §5.1 success body.
+boost::json::object token_response_body(const IssuedTokens& tokens);
+
+// Whether the client gets a refresh token for these scopes: offline_access granted
+// (OIDC Core §11) and the refresh_token grant allowed for the client.
+bool should_issue_refresh_token(const store::Client& client, const std::vector<std::string>& scopes);
+
+}  // namespace latchkey::oauth

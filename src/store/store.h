@@ -1,0 +1,231 @@
+#pragma once
+// Storage interfaces, one per concern (DESIGN.md "Storage"). The protocol core sees only these;
+// store/memory (tests) and store/sqlite (and later store/postgres) implement them.
+//
+// Contract for every implementation:
+//  - Every method is safe to call from many threads at once.
+//  - Secrets never arrive here in clear: codes, refresh tokens, session and interaction ids are
+//    given as hashes (util::secret_hash); passwords and client secrets as their password hash.
+//  - Single-use operations (consume_code, ...) are atomic: of two concurrent callers exactly one
+//    wins, also across processes sharing one database.
+//  - Failures of the database itself throw StoreError; "not found" is an empty optional / false.
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace latchkey::store {
+
+using Timestamp = std::int64_t;  // seconds since the Unix epoch
+
+struct StoreError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+struct Client {
+  std::string id;
+  std::string name;
+  std::string secret_hash;  // empty for public clients
+  bool is_public = false;
+  std::vector<std::string> redirect_uris;
+  std::vector<std::string> scopes;       // the scopes the client may ask for
+  std::vector<std::string> grant_types;  // authorization_code, refresh_token, ...
+  std::vector<std::string> audiences;    // the audiences/resources the client may ask for
+  Timestamp created_at = 0;
+};
+
+struct User {
+  std::string id;  // the stable `sub`
+  std::string username;
+  std::string password_hash;  // Argon2id (libsodium crypto_pwhash_str format)
+  std::string email;
+  std::string name;
+  Timestamp created_at = 0;
+};
+
+struct Session {
+  std::string id_hash;
+  std::string user_id;
+  Timestamp auth_time = 0;
+  Timestamp created_at = 0;
+  Timestamp expires_at = 0;
+};
+
+struct Consent {
+  std::string user_id;
+  std::string client_id;
+  std::vector<std::string> scopes;
+  std::vector<std::string> audiences;
+  Timestamp granted_at = 0;
+};
+
+// An authorization request waiting for the user to log in and/or consent.
+struct Interaction {
+  std::string id_hash;
+  std::string browser_hash;  // binds the interaction to the browser that started it
+  std::string request_json;  // the validated authorization request, opaque to the store
+  Timestamp created_at = 0;
+  Timestamp expires_at = 0;
+};
+
+struct AuthorizationCode {
+  std::string code_hash;
+  std::string client_id;
+  std::string user_id;
+  std::string grant_id;  // the grant the tokens will be issued under (revoked on code reuse)
+  std::string redirect_uri;
+  bool redirect_uri_in_request = true;
+  std::string code_challenge;
+  std::string code_challenge_method;  // "S256", "plain" or empty
+  std::vector<std::string> scopes;
+  std::vector<std::string> audiences;
+  std::string nonce;
+  std::string session_id_hash;
+  Timestamp auth_time = 0;
+  Timestamp created_at = 0;
+  Timestamp expires_at = 0;
+};
+
+enum class ConsumeOutcome { consumed, already_used, not_found };
+
+struct ConsumeResult {
+  ConsumeOutcome outcome = ConsumeOutcome::not_found;
+  // The code's data for `consumed` and `already_used` (so that a reuse can revoke its grant).
+  std::optional<AuthorizationCode> code;
+};
+
+// A grant: what one user allowed one client, from which tokens are issued (refresh-token family).
+struct Grant {
+  std::string id;
+  std::string client_id;
+  std::string user_id;
+  std::vector<std::string> scopes;
+  std::vector<std::string> audiences;
+  std::string nonce;
+  Timestamp auth_time = 0;
+  Timestamp created_at = 0;
+  Timestamp expires_at = 0;  // absolute lifetime of the grant's refresh tokens; 0 = none
+  Timestamp revoked_at = 0;  // 0 = live
+};
+
+struct RefreshToken {
+  std::string token_hash;
+  std::string grant_id;
+  Timestamp created_at = 0;
+  Timestamp expires_at = 0;
+  Timestamp used_at = 0;  // set when rotated; 0 = live
+};
+
+struct AccessTokenRecord {
+  std::string jti;
+  std::string grant_id;  // empty for grants without a user (client_credentials)
+  std::string client_id;
+  Timestamp expires_at = 0;
+  Timestamp revoked_at = 0;
+};
+
+struct SigningKey {
+  std::string kid;
+  std::string alg;                    // ES256 | RS256
+  std::string private_key_sealed;     // private key PEM sealed with the key-encryption key
+  std::string public_jwk;             // JSON object text
+  Timestamp created_at = 0;
+  Timestamp retired_at = 0;  // 0 = the active signing key; else only published for verification
+};
+
+class ClientStore {
+ public:
+  virtual ~ClientStore() = default;
+  virtual void put_client(const Client& c) = 0;  // insert; throws StoreError if the id exists
+  virtual std::optional<Client> find_client(const std::string& id) = 0;
+  virtual std::vector<Client> list_clients() = 0;
+  virtual bool delete_client(const std::string& id) = 0;
+};
+
+class UserStore {
+ public:
+  virtual ~UserStore() = default;
+  virtual void put_user(const User& u) = 0;  // insert; throws StoreError if id or username exists
+  virtual std::optional<User> find_user(const std::string& id) = 0;
+  virtual std::optional<User> find_user_by_username(const std::string& username) = 0;
+  virtual std::vector<User> list_users() = 0;
+  virtual bool delete_user(const std::string& id) = 0;  // also ends the user's sessions
+};
+
+class SessionStore {
+ public:
+  virtual ~SessionStore() = default;
+  virtual void put_session(const Session& s) = 0;
+  // A session that exists and has not expired at `now`.
+  virtual std::optional<Session> find_session(const std::string& id_hash, Timestamp now) = 0;
+  virtual void delete_session(const std::string& id_hash) = 0;
+};
+
+class ConsentStore {
+ public:
+  virtual ~ConsentStore() = default;
+  virtual void put_consent(const Consent& c) = 0;  // insert or replace (user_id, client_id)
+  virtual std::optional<Consent> find_consent(const std::string& user_id, const std::string& client_id) = 0;
+};
+
+class InteractionStore {
+ public:
+  virtual ~InteractionStore() = default;
+  virtual void put_interaction(const Interaction& i) = 0;
+  virtual std::optional<Interaction> find_interaction(const std::string& id_hash, Timestamp now) = 0;
+  virtual void delete_interaction(const std::string& id_hash) = 0;
+};
+
+class CodeStore {
+ public:
+  virtual ~CodeStore() = default;
+  virtual void put_code(const AuthorizationCode& c) = 0;
+  // Atomically marks the code used. RFC 6749 §4.1.2: a code MUST NOT be used more than once.
+  // Returns consumed (first use), already_used (with the code, for revocation), or not_found.
+  // Expiry is the caller's rule: an expired but unused code is still returned as consumed.
+  virtual ConsumeResult consume_code(const std::string& code_hash, Timestamp now) = 0;
+};
+
+class GrantStore {
+ public:
+  virtual ~GrantStore() = default;
+  virtual void put_grant(const Grant& g) = 0;
+  virtual std::optional<Grant> find_grant(const std::string& id) = 0;
+  // Revokes the grant, all its refresh tokens and every access token recorded under it.
+  // Returns false when no such grant exists. Idempotent.
+  virtual bool revoke_grant(const std::string& id, Timestamp now) = 0;
+  virtual void put_refresh_token(const RefreshToken& t) = 0;
+  virtual std::optional<RefreshToken> find_refresh_token(const std::string& token_hash) = 0;
+  virtual void record_access_token(const AccessTokenRecord& t) = 0;
+  virtual std::optional<AccessTokenRecord> find_access_token(const std::string& jti) = 0;
+};
+
+class KeyStore {
+ public:
+  virtual ~KeyStore() = default;
+  virtual std::vector<SigningKey> list_keys() = 0;  // newest first
+  // Inserts `k` only when there is no key with retired_at == 0, atomically (no two processes
+  // both create a first key). Returns true when it inserted.
+  virtual bool insert_key_if_none_active(const SigningKey& k) = 0;
+  // A named server secret (e.g. the CSRF MAC key): stores `value` unless the name exists;
+  // returns the value that is stored afterwards (the first writer wins).
+  virtual std::string put_secret_if_absent(const std::string& name, const std::string& value) = 0;
+};
+
+// One object per backend that serves every concern.
+class Store : public ClientStore,
+              public UserStore,
+              public SessionStore,
+              public ConsentStore,
+              public InteractionStore,
+              public CodeStore,
+              public GrantStore,
+              public KeyStore {
+ public:
+  // Creates or upgrades the schema (versioned migrations). Idempotent.
+  virtual void migrate() = 0;
+};
+
+}  // namespace latchkey::store
