@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The one test command (README): installs what the tests need, builds Release in build/, and runs
+# every test under ctest: unit (GoogleTest), integration (the real server over loopback, Python),
+# e2e (headless Chromium and openid-client, Node). Exits non-zero when anything fails.
+#   LATCHKEY_SKIP_DEPS=1   skip the package step (machine already set up)
+#   LATCHKEY_BUILD_DIR=dir build somewhere else than build/
+#   extra arguments go to ctest, e.g. `bash scripts/test.sh -L integration`
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+build_dir=${LATCHKEY_BUILD_DIR:-build}
+jobs=${LATCHKEY_JOBS:-2}
+
+if [[ "${LATCHKEY_SKIP_DEPS:-0}" != 1 ]]; then
+  bash scripts/install-deps.sh --test
+fi
+
+cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release
+cmake --build "$build_dir" -j"$jobs"
+
+# Server-starting tests are RUN_SERIAL (see tests/integration/CMakeLists.txt); the rest run in
+# parallel. --timeout caps any test that sets no TIMEOUT of its own.
+ctest --test-dir "$build_dir" --output-on-failure -j"$jobs" --timeout 600 --no-tests=error "$@"
