@@ -1,0 +1,36 @@
+#include "store/open_store.h"
+
+#include "store/memory/memory_store.h"
+#include "store/sqlite/sqlite_store.h"
+
+namespace latchkey::store {
+
+// Accepted: "memory:", "sqlite:PATH" (relative or absolute) and "sqlite:///ABSOLUTE/PATH".
+// open_store does not migrate: `latchkey-server migrate` does (see sqlite/sqlite_store.h).
+std::unique_ptr<Store> open_store(const std::string& url) {
+  if (url == "memory:") return std::make_unique<memory::MemoryStore>();
+
+  if (url.starts_with("sqlite:")) {
+    std::string path = url.substr(std::string_view("sqlite:").size());
+    if (path.starts_with("//")) {
+      // URL form: only an empty host is meaningful for a local file ("sqlite:///abs/path").
+      if (!path.starts_with("///")) {
+        throw StoreError("database URL '" + url +
+                         "': a sqlite URL has no host; write sqlite:PATH or sqlite:///absolute/path");
+      }
+      path = path.substr(2);
+    }
+    if (path.empty()) {
+      throw StoreError("database URL '" + url + "' names no file: write sqlite:PATH, e.g. sqlite:latchkey.db");
+    }
+    return sqlite::SqliteStore::open(path);
+  }
+
+  if (url.starts_with("postgresql://") || url.starts_with("postgres://")) {
+    // The URL is not echoed: it may carry a password.
+    throw StoreError("PostgreSQL database URLs are not supported yet (the backend is not built); use sqlite:PATH");
+  }
+  throw StoreError("unsupported database URL '" + url + "': use sqlite:PATH (e.g. sqlite:latchkey.db) or memory:");
+}
+
+}  // namespace latchkey::store

@@ -1,0 +1,135 @@
+#include "store/sqlite/migrations.h"
+
+#include <array>
+
+namespace latchkey::store::sqlite {
+
+namespace {
+
+// Conventions: STRICT tables; timestamps are INTEGER seconds since the epoch, 0 meaning "not set"
+// (except authorization_codes.used_at, NULL until the one consuming UPDATE); list columns are
+// JSON arrays of strings (string_list.h). Secrets are stored only as hashes (store.h).
+// No foreign keys: the contract asks for no referential checks and the memory backend has none,
+// so both behave the same; delete_user removes sessions itself.
+constexpr std::string_view kVersion1 = R"sql(
+CREATE TABLE clients (
+  id            TEXT PRIMARY KEY,
+  name          TEXT NOT NULL,
+  secret_hash   TEXT NOT NULL,
+  is_public     INTEGER NOT NULL,
+  redirect_uris TEXT NOT NULL,
+  scopes        TEXT NOT NULL,
+  grant_types   TEXT NOT NULL,
+  audiences     TEXT NOT NULL,
+  created_at    INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE users (
+  id            TEXT PRIMARY KEY,
+  username      TEXT NOT NULL UNIQUE,
+  password_hash TEXT NOT NULL,
+  email         TEXT NOT NULL,
+  name          TEXT NOT NULL,
+  created_at    INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE sessions (
+  id_hash    TEXT PRIMARY KEY,
+  user_id    TEXT NOT NULL,
+  auth_time  INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX sessions_by_user ON sessions(user_id);
+
+CREATE TABLE consents (
+  user_id    TEXT NOT NULL,
+  client_id  TEXT NOT NULL,
+  scopes     TEXT NOT NULL,
+  audiences  TEXT NOT NULL,
+  granted_at INTEGER NOT NULL,
+  PRIMARY KEY (user_id, client_id)
+) STRICT;
+
+CREATE TABLE interactions (
+  id_hash      TEXT PRIMARY KEY,
+  browser_hash TEXT NOT NULL,
+  request_json TEXT NOT NULL,
+  created_at   INTEGER NOT NULL,
+  expires_at   INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE authorization_codes (
+  code_hash               TEXT PRIMARY KEY,
+  client_id               TEXT NOT NULL,
+  user_id                 TEXT NOT NULL,
+  grant_id                TEXT NOT NULL,
+  redirect_uri            TEXT NOT NULL,
+  redirect_uri_in_request INTEGER NOT NULL,
+  code_challenge          TEXT NOT NULL,
+  code_challenge_method   TEXT NOT NULL,
+  scopes                  TEXT NOT NULL,
+  audiences               TEXT NOT NULL,
+  nonce                   TEXT NOT NULL,
+  session_id_hash         TEXT NOT NULL,
+  auth_time               INTEGER NOT NULL,
+  created_at              INTEGER NOT NULL,
+  expires_at              INTEGER NOT NULL,
+  used_at                 INTEGER
+) STRICT;
+
+CREATE TABLE grants (
+  id         TEXT PRIMARY KEY,
+  client_id  TEXT NOT NULL,
+  user_id    TEXT NOT NULL,
+  scopes     TEXT NOT NULL,
+  audiences  TEXT NOT NULL,
+  nonce      TEXT NOT NULL,
+  auth_time  INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL,
+  revoked_at INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE refresh_tokens (
+  token_hash TEXT PRIMARY KEY,
+  grant_id   TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL,
+  used_at    INTEGER NOT NULL
+) STRICT;
+CREATE INDEX refresh_tokens_by_grant ON refresh_tokens(grant_id);
+
+CREATE TABLE access_tokens (
+  jti        TEXT PRIMARY KEY,
+  grant_id   TEXT NOT NULL,
+  client_id  TEXT NOT NULL,
+  expires_at INTEGER NOT NULL,
+  revoked_at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX access_tokens_by_grant ON access_tokens(grant_id);
+
+CREATE TABLE signing_keys (
+  kid                TEXT PRIMARY KEY,
+  alg                TEXT NOT NULL,
+  private_key_sealed TEXT NOT NULL,
+  public_jwk         TEXT NOT NULL,
+  created_at         INTEGER NOT NULL,
+  retired_at         INTEGER NOT NULL
+) STRICT;
+-- At most one active key, enforced by the database itself (not only by insert_key_if_none_active).
+CREATE UNIQUE INDEX signing_keys_one_active ON signing_keys(retired_at) WHERE retired_at = 0;
+
+CREATE TABLE server_secrets (
+  name  TEXT PRIMARY KEY,
+  value BLOB NOT NULL
+) STRICT;
+)sql";
+
+constexpr std::array<std::string_view, 1> kMigrations = {kVersion1};
+
+}  // namespace
+
+std::span<const std::string_view> migrations() { return kMigrations; }
+
+}  // namespace latchkey::store::sqlite

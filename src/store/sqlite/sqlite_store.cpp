@@ -1,0 +1,615 @@
+#include "store/sqlite/sqlite_store.h"
+
+#include <atomic>
+#include <mutex>
+#include <vector>
+
+#include "store/sqlite/connection.h"
+#include "store/sqlite/migrations.h"
+#include "store/sqlite/string_list.h"
+
+namespace latchkey::store::sqlite {
+
+namespace {
+
+// Idle connections kept for reuse; more may be open while many threads are busy at once.
+constexpr std::size_t kMaxIdleConnections = 8;
+
+std::int64_t unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Column lists shared by the SELECTs and RETURNING clauses, in the order the readers expect.
+#define LK_CLIENT_COLUMNS \
+  "id, name, secret_hash, is_public, redirect_uris, scopes, grant_types, audiences, created_at"
+#define LK_USER_COLUMNS "id, username, password_hash, email, name, created_at"
+#define LK_SESSION_COLUMNS "id_hash, user_id, auth_time, created_at, expires_at"
+#define LK_INTERACTION_COLUMNS "id_hash, browser_hash, request_json, created_at, expires_at"
+#define LK_CODE_COLUMNS                                                                             \
+  "code_hash, client_id, user_id, grant_id, redirect_uri, redirect_uri_in_request, code_challenge, " \
+  "code_challenge_method, scopes, audiences, nonce, session_id_hash, auth_time, created_at, expires_at"
+#define LK_GRANT_COLUMNS \
+  "id, client_id, user_id, scopes, audiences, nonce, auth_time, created_at, expires_at, revoked_at"
+#define LK_REFRESH_COLUMNS "token_hash, grant_id, created_at, expires_at, used_at"
+#define LK_ACCESS_COLUMNS "jti, grant_id, client_id, expires_at, revoked_at"
+#define LK_KEY_COLUMNS "kid, alg, private_key_sealed, public_jwk, created_at, retired_at"
+
+Client read_client(const Statement& s) {
+  return Client{.id = s.text(0),
+                .name = s.text(1),
+                .secret_hash = s.text(2),
+                .is_public = s.integer(3) != 0,
+                .redirect_uris = decode_string_list(s.text(4)),
+                .scopes = decode_string_list(s.text(5)),
+                .grant_types = decode_string_list(s.text(6)),
+                .audiences = decode_string_list(s.text(7)),
+                .created_at = s.integer(8)};
+}
+
+User read_user(const Statement& s) {
+  return User{.id = s.text(0),
+              .username = s.text(1),
+              .password_hash = s.text(2),
+              .email = s.text(3),
+              .name = s.text(4),
+              .created_at = s.integer(5)};
+}
+
+Session read_session(const Statement& s) {
+  return Session{.id_hash = s.text(0),
+                 .user_id = s.text(1),
+                 .auth_time = s.integer(2),
+                 .created_at = s.integer(3),
+                 .expires_at = s.integer(4)};
+}
+
+Interaction read_interaction(const Statement& s) {
+  return Interaction{.id_hash = s.text(0),
+                     .browser_hash = s.text(1),
+                     .request_json = s.text(2),
+                     .created_at = s.integer(3),
+                     .expires_at = s.integer(4)};
+}
+
+AuthorizationCode read_code(const Statement& s) {
+  return AuthorizationCode{.code_hash = s.text(0),
+                           .client_id = s.text(1),
+                           .user_id = s.text(2),
+                           .grant_id = s.text(3),
+                           .redirect_uri = s.text(4),
+                           .redirect_uri_in_request = s.integer(5) != 0,
+                           .code_challenge = s.text(6),
+                           .code_challenge_method = s.text(7),
+                           .scopes = decode_string_list(s.text(8)),
+                           .audiences = decode_string_list(s.text(9)),
+                           .nonce = s.text(10),
+                           .session_id_hash = s.text(11),
+                           .auth_time = s.integer(12),
+                           .created_at = s.integer(13),
+                           .expires_at = s.integer(14)};
+}
+
+Grant read_grant(const Statement& s) {
+  return Grant{.id = s.text(0),
+               .client_id = s.text(1),
+               .user_id = s.text(2),
+               .scopes = decode_string_list(s.text(3)),
+               .audiences = decode_string_list(s.text(4)),
+               .nonce = s.text(5),
+               .auth_time = s.integer(6),
+               .created_at = s.integer(7),
+               .expires_at = s.integer(8),
+               .revoked_at = s.integer(9)};
+}
+
+RefreshToken read_refresh(const Statement& s) {
+  return RefreshToken{.token_hash = s.text(0),
+                      .grant_id = s.text(1),
+                      .created_at = s.integer(2),
+                      .expires_at = s.integer(3),
+                      .used_at = s.integer(4)};
+}
+
+AccessTokenRecord read_access(const Statement& s) {
+  return AccessTokenRecord{.jti = s.text(0),
+                           .grant_id = s.text(1),
+                           .client_id = s.text(2),
+                           .expires_at = s.integer(3),
+                           .revoked_at = s.integer(4)};
+}
+
+SigningKey read_key(const Statement& s) {
+  return SigningKey{.kid = s.text(0),
+                    .alg = s.text(1),
+                    .private_key_sealed = s.text(2),
+                    .public_jwk = s.text(3),
+                    .created_at = s.integer(4),
+                    .retired_at = s.integer(5)};
+}
+
+template <typename T, typename Reader>
+std::optional<T> first_row(Statement& s, Reader read) {
+  if (!s.step()) return std::nullopt;
+  return read(s);
+}
+
+// Reads the applied schema version; 0 when the database has never been migrated.
+int read_schema_version(Connection& c) {
+  auto exists = c.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'",
+                          "read schema version");
+  if (!exists.step()) return 0;
+  auto max = c.prepare("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", "read schema version");
+  max.step();
+  return static_cast<int>(max.integer(0));
+}
+
+}  // namespace
+
+struct SqliteStore::Impl {
+  std::string path;
+  SqliteOptions options;
+  std::mutex mutex;
+  std::vector<std::unique_ptr<Connection>> idle;
+  // Once the schema was seen current it stays current (migrations only add versions).
+  std::atomic<bool> schema_current{false};
+
+  // A connection borrowed for one call; returned to the pool unless a transaction was left open.
+  class Lease {
+   public:
+    Lease(Impl& impl, std::unique_ptr<Connection> connection) : impl_(impl), connection_(std::move(connection)) {}
+    Lease(Lease&&) noexcept = default;
+    ~Lease() {
+      // A connection left inside a transaction (should not happen) is dropped, not reused.
+      if (!connection_ || connection_->in_transaction()) return;
+      std::lock_guard lock(impl_.mutex);
+      if (impl_.idle.size() < kMaxIdleConnections) impl_.idle.push_back(std::move(connection_));
+    }
+    Lease(const Lease&) = delete;
+    Lease& operator=(const Lease&) = delete;
+    Lease& operator=(Lease&&) = delete;
+    Connection& operator*() { return *connection_; }
+    Connection* operator->() { return connection_.get(); }
+
+   private:
+    Impl& impl_;
+    std::unique_ptr<Connection> connection_;
+  };
+
+  Lease acquire() {
+    {
+      std::lock_guard lock(mutex);
+      if (!idle.empty()) {
+        auto connection = std::move(idle.back());
+        idle.pop_back();
+        return Lease(*this, std::move(connection));
+      }
+    }
+    return Lease(*this, std::make_unique<Connection>(path, options.busy_timeout));
+  }
+
+  // A connection to a database whose schema is the one this build knows.
+  Lease ready() {
+    Lease lease = acquire();
+    if (!schema_current.load(std::memory_order_acquire)) {
+      int version = read_schema_version(*lease);
+      int latest = latest_schema_version();
+      if (version < latest) {
+        throw StoreError("database '" + path + "': schema is at version " + std::to_string(version) +
+                         ", this build needs version " + std::to_string(latest) +
+                         ": run `latchkey-server migrate`");
+      }
+      if (version > latest) {
+        throw StoreError("database '" + path + "': schema is at version " + std::to_string(version) +
+                         ", newer than this build knows (" + std::to_string(latest) +
+                         "): upgrade latchkey-server");
+      }
+      schema_current.store(true, std::memory_order_release);
+    }
+    return lease;
+  }
+};
+
+std::unique_ptr<SqliteStore> SqliteStore::open(const std::string& path, SqliteOptions options) {
+  if (path.empty() || path == ":memory:" || path.starts_with("file::memory:")) {
+    throw StoreError("sqlite: an in-memory SQLite database is not supported (each connection would see its own "
+                     "empty database): use the URL memory: instead, or a file path");
+  }
+  auto impl = std::make_unique<Impl>();
+  impl->path = path;
+  impl->options = options;
+  // Open one connection now so that a bad path or a non-database file fails here, not later.
+  { auto lease = impl->acquire(); read_schema_version(*lease); }
+  return std::unique_ptr<SqliteStore>(new SqliteStore(std::move(impl)));
+}
+
+SqliteStore::SqliteStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+SqliteStore::~SqliteStore() = default;
+
+int SqliteStore::latest_schema_version() { return static_cast<int>(migrations().size()); }
+
+int SqliteStore::schema_version() {
+  auto c = impl_->acquire();
+  return read_schema_version(*c);
+}
+
+void SqliteStore::migrate() {
+  auto c = impl_->acquire();
+  // The write lock is held from BEGIN IMMEDIATE on: a second process migrating at the same time
+  // waits, then sees the versions the first one applied.
+  Transaction tx(*c);
+  c->exec("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
+          "create schema_migrations");
+  int version = read_schema_version(*c);
+  auto all = migrations();
+  if (version > static_cast<int>(all.size())) {
+    throw StoreError("database '" + impl_->path + "': schema is at version " + std::to_string(version) +
+                     ", newer than this build knows (" + std::to_string(all.size()) + "): upgrade latchkey-server");
+  }
+  for (auto v = static_cast<std::size_t>(version); v < all.size(); ++v) {
+    c->exec(std::string(all[v]), "apply schema migration");
+    c->prepare("INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)", "record schema migration")
+        .bind(1, static_cast<std::int64_t>(v + 1))
+        .bind(2, unix_now())
+        .run();
+  }
+  tx.commit();
+  impl_->schema_current.store(true, std::memory_order_release);
+}
+
+// ---- clients ----
+
+void SqliteStore::put_client(const Client& cl) {
+  auto c = impl_->ready();
+  c->prepare("INSERT INTO clients (" LK_CLIENT_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+             "insert client")
+      .bind(1, cl.id)
+      .bind(2, cl.name)
+      .bind(3, cl.secret_hash)
+      .bind(4, std::int64_t{cl.is_public ? 1 : 0})
+      .bind(5, encode_string_list(cl.redirect_uris))
+      .bind(6, encode_string_list(cl.scopes))
+      .bind(7, encode_string_list(cl.grant_types))
+      .bind(8, encode_string_list(cl.audiences))
+      .bind(9, cl.created_at)
+      .insert("client '" + cl.id + "' already exists");
+}
+
+std::optional<Client> SqliteStore::find_client(const std::string& id) {
+  auto c = impl_->ready();
+  auto s = c->prepare("SELECT " LK_CLIENT_COLUMNS " FROM clients WHERE id = ?1", "find client");
+  s.bind(1, id);
+  return first_row<Client>(s, read_client);
+}
+
+std::vector<Client> SqliteStore::list_clients() {
+  auto c = impl_->ready();
+  auto s = c->prepare("SELECT " LK_CLIENT_COLUMNS " FROM clients ORDER BY id", "list clients");
+  std::vector<Client> out;
+  while (s.step()) out.push_back(read_client(s));
+  return out;
+}
+
+bool SqliteStore::delete_client(const std::string& id) {
+  auto c = impl_->ready();
+  auto s = c->prepare("DELETE FROM clients WHERE id = ?1", "delete client");
+  s.bind(1, id).run();
+  return s.changes() > 0;
+}
+
+// ---- users ----
+
+void SqliteStore::put_user(const User& u) {
+  auto c = impl_->ready();
+  c->prepare("INSERT INTO users (" LK_USER_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6)", "insert user")
+      .bind(1, u.id)
+      .bind(2, u.username)
+      .bind(3, u.password_hash)
+      .bind(4, u.email)
+      .bind(5, u.name)
+      .bind(6, u.created_at)
+      .insert("user '" + u.id + "' already exists", "username '" + u.username + "' is taken");
+}
+
+std::optional<User> SqliteStore::find_user(const std::string& id) {
+  auto c = impl_->ready();
+  auto s = c->prepare("SELECT " LK_USER_COLUMNS " FROM users WHERE id = ?1", "find user");
+  s.bind(1, id);
+  return first_row<User>(s, read_user);
+}
+
+std::optional<User> SqliteStore::find_user_by_username(const std::string& username) {
+  auto c = impl_->ready();
+  auto s = c->prepare("SELECT " LK_USER_COLUMNS " FROM users WHERE username = ?1", "find user by username");
+  s.bind(1, username);
+  return first_row<User>(s, read_user);
+}
+
+std::vector<User> SqliteStore::list_users() {
+  auto c = impl_->ready();
+  auto s = c->prepare("SELECT " LK_USER_COLUMNS " FROM users ORDER BY id", "list users");
+  std::vector<User> out;
+  while (s.step()) out.push_back(read_user(s));
+  return out;
+}
+
+bool SqliteStore::delete_user(const std::string& id) {
+  auto c = impl_->ready();
+  Transaction tx(*c);
+  auto del = c->prepare("DELETE FROM users WHERE id = ?1", "delete user");
+  del.bind(1, id).run();
+  bool deleted = del.changes() > 0;
+  if (deleted) {
+    c->prepare("DELETE FROM sessions WHERE user_id = ?1", "end the user's sessions").bind(1, id).run();
+  }
+  tx.commit();
+  return deleted;
+}
+
+// ---- sessions ----
+
+void SqliteStore::put_session(const Session& se) {
+  auto c = impl_->ready();
+  c->prepare("INSERT INTO sessions (" LK_SESSION_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5)", "insert session")
+      .bind(1, se.id_hash)
+      .bind(2, se.user_id)
+      .bind(3, se.auth_time)
+      .bind(4, se.created_at)
+      .bind(5, se.expires_at)
+      .insert("session already exists");
+}
+
+std::optional<Session> SqliteStore::find_session(const std::string& id_hash, Timestamp now) {
+  auto c = impl_->ready();
+  auto s = c->prepare("SELECT " LK_SESSION_COLUMNS " FROM sessions WHERE id_hash = ?1 AND expires_at > ?2",
+                      "find session");
+  s.bind(1, id_hash).bind(2, now);
+  return first_row<Session>(s, read_session);
+}
+
+void SqliteStore::delete_session(const std::string& id_hash) {
+  auto c = impl_->ready();
+  c->prepare("DELETE FROM sessions WHERE id_hash = ?1", "delete session").bind(1, id_hash).run();
+}
+
+// ---- consents ----
+
+void SqliteStore::put_consent(const Consent& co) {
+  auto c = impl_->ready();
+  c->prepare(
+       "INSERT INTO consents (user_id, client_id, scopes, audiences, granted_at) VALUES (?1, ?2, ?3, ?4, ?5) "
+       "ON CONFLICT (user_id, client_id) DO UPDATE SET "
+       "scopes = excluded.scopes, audiences = excluded.audiences, granted_at = excluded.granted_at",
+       "save consent")
+      .bind(1, co.user_id)
+      .bind(2, co.client_id)
+      .bind(3, encode_string_list(co.scopes))
+      .bind(4, encode_string_list(co.audiences))
+      .bind(5, co.granted_at)
+      .run();
+}
+
+std::optional<Consent> SqliteStore::find_consent(const std::string& user_id, const std::string& client_id) {
+  auto c = impl_->ready();
+  auto s = c->prepare(
+      "SELECT user_id, client_id, scopes, audiences, granted_at FROM consents WHERE user_id = ?1 AND client_id = ?2",
+      "find consent");
+  s.bind(1, user_id).bind(2, client_id);
+  return first_row<Consent>(s, [](const Statement& r) {
+    return Consent{.user_id = r.text(0),
+                   .client_id = r.text(1),
+                   .scopes = decode_string_list(r.text(2)),
+                   .audiences = decode_string_list(r.text(3)),
+                   .granted_at = r.integer(4)};
+  });
+}
+
+// ---- interactions ----
+
+void SqliteStore::put_interaction(const Interaction& i) {
+  auto c = impl_->ready();
+  c->prepare("INSERT INTO interactions (" LK_INTERACTION_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5)",
+             "insert interaction")
+      .bind(1, i.id_hash)
+      .bind(2, i.browser_hash)
+      .bind(3, i.request_json)
+      .bind(4, i.created_at)
+      .bind(5, i.expires_at)
+      .insert("interaction already exists");
+}
+
+std::optional<Interaction> SqliteStore::find_interaction(const std::string& id_hash, Timestamp now) {
+  auto c = impl_->ready();
+  auto s = c->prepare(
+      "SELECT " LK_INTERACTION_COLUMNS " FROM interactions WHERE id_hash = ?1 AND expires_at > ?2", "find interaction");
+  s.bind(1, id_hash).bind(2, now);
+  return first_row<Interaction>(s, read_interaction);
+}
+
+void SqliteStore::delete_interaction(const std::string& id_hash) {
+  auto c = impl_->ready();
+  c->prepare("DELETE FROM interactions WHERE id_hash = ?1", "delete interaction").bind(1, id_hash).run();
+}
+
+// ---- authorization codes ----
+
+void SqliteStore::put_code(const AuthorizationCode& co) {
+  auto c = impl_->ready();
+  c->prepare("INSERT INTO authorization_codes (" LK_CODE_COLUMNS
+             ", used_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, NULL)",
+             "insert authorization code")
+      .bind(1, co.code_hash)
+      .bind(2, co.client_id)
+      .bind(3, co.user_id)
+      .bind(4, co.grant_id)
+      .bind(5, co.redirect_uri)
+      .bind(6, std::int64_t{co.redirect_uri_in_request ? 1 : 0})
+      .bind(7, co.code_challenge)
+      .bind(8, co.code_challenge_method)
+      .bind(9, encode_string_list(co.scopes))
+      .bind(10, encode_string_list(co.audiences))
+      .bind(11, co.nonce)
+      .bind(12, co.session_id_hash)
+      .bind(13, co.auth_time)
+      .bind(14, co.created_at)
+      .bind(15, co.expires_at)
+      .insert("authorization code already exists");
+}
+
+ConsumeResult SqliteStore::consume_code(const std::string& code_hash, Timestamp now) {
+  auto c = impl_->ready();
+  {
+    // RFC 6749 §4.1.2: a code MUST NOT be used more than once. One statement checks and marks,
+    // so of two concurrent callers (any connection, any process) exactly one gets the row.
+    auto s = c->prepare("UPDATE authorization_codes SET used_at = ?1 WHERE code_hash = ?2 AND used_at IS NULL "
+                        "RETURNING " LK_CODE_COLUMNS,
+                        "consume authorization code");
+    s.bind(1, now).bind(2, code_hash);
+    if (s.step()) {
+      ConsumeResult result{ConsumeOutcome::consumed, read_code(s)};
+      s.run();  // finish the statement so the write completes before the connection is reused
+      return result;
+    }
+  }
+  auto s = c->prepare("SELECT " LK_CODE_COLUMNS " FROM authorization_codes WHERE code_hash = ?1",
+                      "look up used authorization code");
+  s.bind(1, code_hash);
+  if (s.step()) return {ConsumeOutcome::already_used, read_code(s)};
+  return {ConsumeOutcome::not_found, std::nullopt};
+}
+
+// ---- grants and tokens ----
+
+void SqliteStore::put_grant(const Grant& g) {
+  auto c = impl_->ready();
+  c->prepare("INSERT INTO grants (" LK_GRANT_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+             "insert grant")
+      .bind(1, g.id)
+      .bind(2, g.client_id)
+      .bind(3, g.user_id)
+      .bind(4, encode_string_list(g.scopes))
+      .bind(5, encode_string_list(g.audiences))
+      .bind(6, g.nonce)
+      .bind(7, g.auth_time)
+      .bind(8, g.created_at)
+      .bind(9, g.expires_at)
+      .bind(10, g.revoked_at)
+      .insert("grant '" + g.id + "' already exists");
+}
+
+std::optional<Grant> SqliteStore::find_grant(const std::string& id) {
+  auto c = impl_->ready();
+  auto s = c->prepare("SELECT " LK_GRANT_COLUMNS " FROM grants WHERE id = ?1", "find grant");
+  s.bind(1, id);
+  return first_row<Grant>(s, read_grant);
+}
+
+bool SqliteStore::revoke_grant(const std::string& id, Timestamp now) {
+  auto c = impl_->ready();
+  Transaction tx(*c);
+  {
+    auto exists = c->prepare("SELECT 1 FROM grants WHERE id = ?1", "find grant to revoke");
+    exists.bind(1, id);
+    if (!exists.step()) return false;  // the transaction rolls back (nothing was written)
+  }
+  // Earlier revocation times are kept, so revoking twice changes nothing.
+  c->prepare("UPDATE grants SET revoked_at = ?1 WHERE id = ?2 AND revoked_at = 0", "revoke grant")
+      .bind(1, now)
+      .bind(2, id)
+      .run();
+  c->prepare("UPDATE refresh_tokens SET used_at = ?1 WHERE grant_id = ?2 AND used_at = 0",
+             "revoke the grant's refresh tokens")
+      .bind(1, now)
+      .bind(2, id)
+      .run();
+  c->prepare("UPDATE access_tokens SET revoked_at = ?1 WHERE grant_id = ?2 AND revoked_at = 0",
+             "revoke the grant's access tokens")
+      .bind(1, now)
+      .bind(2, id)
+      .run();
+  tx.commit();
+  return true;
+}
+
+void SqliteStore::put_refresh_token(const RefreshToken& t) {
+  auto c = impl_->ready();
+  c->prepare("INSERT INTO refresh_tokens (" LK_REFRESH_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5)",
+             "insert refresh token")
+      .bind(1, t.token_hash)
+      .bind(2, t.grant_id)
+      .bind(3, t.created_at)
+      .bind(4, t.expires_at)
+      .bind(5, t.used_at)
+      .insert("refresh token already exists");
+}
+
+std::optional<RefreshToken> SqliteStore::find_refresh_token(const std::string& token_hash) {
+  auto c = impl_->ready();
+  auto s = c->prepare("SELECT " LK_REFRESH_COLUMNS " FROM refresh_tokens WHERE token_hash = ?1",
+                      "find refresh token");
+  s.bind(1, token_hash);
+  return first_row<RefreshToken>(s, read_refresh);
+}
+
+void SqliteStore::record_access_token(const AccessTokenRecord& t) {
+  auto c = impl_->ready();
+  c->prepare("INSERT INTO access_tokens (" LK_ACCESS_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5)",
+             "record access token")
+      .bind(1, t.jti)
+      .bind(2, t.grant_id)
+      .bind(3, t.client_id)
+      .bind(4, t.expires_at)
+      .bind(5, t.revoked_at)
+      .insert("access token '" + t.jti + "' already recorded");
+}
+
+std::optional<AccessTokenRecord> SqliteStore::find_access_token(const std::string& jti) {
+  auto c = impl_->ready();
+  auto s = c->prepare("SELECT " LK_ACCESS_COLUMNS " FROM access_tokens WHERE jti = ?1", "find access token");
+  s.bind(1, jti);
+  return first_row<AccessTokenRecord>(s, read_access);
+}
+
+// ---- keys and secrets ----
+
+std::vector<SigningKey> SqliteStore::list_keys() {
+  auto c = impl_->ready();
+  auto s = c->prepare("SELECT " LK_KEY_COLUMNS " FROM signing_keys ORDER BY created_at DESC, rowid DESC",
+                      "list signing keys");
+  std::vector<SigningKey> out;
+  while (s.step()) out.push_back(read_key(s));
+  return out;
+}
+
+bool SqliteStore::insert_key_if_none_active(const SigningKey& k) {
+  auto c = impl_->ready();
+  // One statement: the check and the insert cannot be split by another writer.
+  auto s = c->prepare("INSERT INTO signing_keys (" LK_KEY_COLUMNS
+                      ") SELECT ?1, ?2, ?3, ?4, ?5, ?6 "
+                      "WHERE NOT EXISTS (SELECT 1 FROM signing_keys WHERE retired_at = 0)",
+                      "insert first signing key");
+  s.bind(1, k.kid)
+      .bind(2, k.alg)
+      .bind(3, k.private_key_sealed)
+      .bind(4, k.public_jwk)
+      .bind(5, k.created_at)
+      .bind(6, k.retired_at)
+      .insert("signing key '" + k.kid + "' already exists", "an active signing key already exists");
+  return s.changes() > 0;
+}
+
+std::string SqliteStore::put_secret_if_absent(const std::string& name, const std::string& value) {
+  auto c = impl_->ready();
+  // Secrets are never changed once stored, so the read after the insert sees the winner's value.
+  c->prepare("INSERT INTO server_secrets (name, value) VALUES (?1, ?2) ON CONFLICT (name) DO NOTHING",
+             "store server secret")
+      .bind(1, name)
+      .bind_blob(2, value)
+      .run();
+  auto s = c->prepare("SELECT value FROM server_secrets WHERE name = ?1", "read server secret");
+  s.bind(1, name);
+  if (!s.step()) throw StoreError("sqlite: server secret '" + name + "' vanished after it was stored");
+  return s.blob(0);
+}
+
+}  // namespace latchkey::store::sqlite

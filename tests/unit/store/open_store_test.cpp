@@ -1,0 +1,61 @@
+#include "store/open_store.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "store/store_fixture.h"
+
+namespace latchkey::store::testing {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+std::string error_of(const std::string& url) {
+  try {
+    open_store(url);
+  } catch (const StoreError& e) {
+    return e.what();
+  }
+  return "(no StoreError)";
+}
+
+TEST(OpenStore, MemoryUrlGivesAWorkingStore) {
+  auto store = open_store("memory:");
+  store->migrate();
+  store->put_client(sample_client("c"));
+  EXPECT_TRUE(store->find_client("c"));
+}
+
+TEST(OpenStore, SqlitePathOpensTheFileWithoutMigrating) {
+  TempDir dir;
+  auto store = open_store("sqlite:" + dir.file("a.db"));
+  EXPECT_THROW(store->list_clients(), StoreError);  // the server runs `migrate` explicitly
+  store->migrate();
+  EXPECT_TRUE(store->list_clients().empty());
+}
+
+TEST(OpenStore, SqliteUrlWithAbsolutePath) {
+  TempDir dir;
+  std::string path = dir.file("b.db");
+  ASSERT_TRUE(path.starts_with("/"));
+  open_store("sqlite://" + path)->migrate();
+  EXPECT_TRUE(std::filesystem::exists(path));
+}
+
+TEST(OpenStore, BadUrlsAreNamedInTheError) {
+  EXPECT_THAT(error_of("sqlite:"), HasSubstr("names no file"));
+  EXPECT_THAT(error_of("sqlite://host/x.db"), HasSubstr("no host"));
+  EXPECT_THAT(error_of("mysql://db/x"), HasSubstr("unsupported database URL 'mysql://db/x'"));
+  EXPECT_THAT(error_of("latchkey.db"), HasSubstr("sqlite:PATH"));
+  EXPECT_THAT(error_of("sqlite::memory:"), HasSubstr("memory:"));
+}
+
+TEST(OpenStore, PostgresUrlIsNotYetSupportedAndItsPasswordNotEchoed) {
+  std::string error = error_of("postgresql://admin:hunter2@db.example/latchkey");
+  EXPECT_THAT(error, HasSubstr("PostgreSQL"));
+  EXPECT_THAT(error, Not(HasSubstr("hunter2")));
+}
+
+}  // namespace
+}  // namespace latchkey::store::testing

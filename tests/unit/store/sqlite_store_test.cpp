@@ -1,0 +1,201 @@
+// What only the SQLite backend has: schema versions, files shared by several connections or
+// processes, and the failures of a real database (locks, foreign files).
+#include <gmock/gmock.h>
+#include <sqlite3.h>
+
+#include <fstream>
+#include <thread>
+#include <vector>
+
+#include "store/store_fixture.h"
+
+namespace latchkey::store::testing {
+namespace {
+
+using sqlite::SqliteStore;
+using ::testing::HasSubstr;
+
+// A raw connection on the same file, as another process (or an operator with sqlite3) would have.
+class RawConnection {
+ public:
+  explicit RawConnection(const std::string& path) {
+    if (sqlite3_open(path.c_str(), &db_) != SQLITE_OK) throw std::runtime_error("raw open failed");
+  }
+  ~RawConnection() { sqlite3_close(db_); }
+  RawConnection(const RawConnection&) = delete;
+  RawConnection& operator=(const RawConnection&) = delete;
+  void exec(const std::string& sql) {
+    char* error = nullptr;
+    if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &error) != SQLITE_OK) {
+      std::string message = error ? error : "?";
+      sqlite3_free(error);
+      throw std::runtime_error("raw exec failed: " + message);
+    }
+  }
+  std::string text(const std::string& sql) {
+    sqlite3_stmt* stmt = nullptr;
+    if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &stmt, nullptr) != SQLITE_OK) throw std::runtime_error("prepare");
+    std::string out;
+    if (sqlite3_step(stmt) == SQLITE_ROW) out = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
+    sqlite3_finalize(stmt);
+    return out;
+  }
+
+ private:
+  sqlite3* db_ = nullptr;
+};
+
+std::string error_of(auto&& call) {
+  try {
+    call();
+  } catch (const StoreError& e) {
+    return e.what();
+  }
+  return "(no StoreError)";
+}
+
+class SqliteStoreTest : public ::testing::Test {
+ protected:
+  std::string path() const { return dir_.file("latchkey.db"); }
+  TempDir dir_;
+};
+
+TEST_F(SqliteStoreTest, UnmigratedDatabaseAsksForMigrate) {
+  auto store = SqliteStore::open(path());
+  EXPECT_EQ(store->schema_version(), 0);
+  std::string error = error_of([&] { store->find_client("c"); });
+  EXPECT_THAT(error, HasSubstr("schema is at version 0"));
+  EXPECT_THAT(error, HasSubstr("run `latchkey-server migrate`"));
+  EXPECT_THROW(store->consume_code("x", 0), StoreError);
+}
+
+TEST_F(SqliteStoreTest, MigrateBringsTheSchemaToTheLatestVersion) {
+  auto store = SqliteStore::open(path());
+  store->migrate();
+  EXPECT_GE(SqliteStore::latest_schema_version(), 1);
+  EXPECT_EQ(store->schema_version(), SqliteStore::latest_schema_version());
+  store->migrate();
+  EXPECT_EQ(store->schema_version(), SqliteStore::latest_schema_version());
+  RawConnection raw(path());
+  EXPECT_EQ(raw.text("SELECT COUNT(*) FROM schema_migrations"), std::to_string(SqliteStore::latest_schema_version()));
+}
+
+TEST_F(SqliteStoreTest, AStoreOpenedBeforeAnotherMigratesSeesTheNewSchema) {
+  auto early = SqliteStore::open(path());
+  EXPECT_THROW(early->list_users(), StoreError);
+  SqliteStore::open(path())->migrate();
+  EXPECT_NO_THROW(early->list_users());
+}
+
+TEST_F(SqliteStoreTest, ConcurrentMigrationsFromSeparateStoresAreSafe) {
+  std::vector<std::unique_ptr<SqliteStore>> stores;
+  for (int i = 0; i < 4; ++i) stores.push_back(SqliteStore::open(path()));
+  std::vector<std::string> errors(stores.size());
+  std::vector<std::thread> threads;
+  for (std::size_t i = 0; i < stores.size(); ++i) {
+    threads.emplace_back([&, i] { errors[i] = error_of([&] { stores[i]->migrate(); }); });
+  }
+  for (auto& t : threads) t.join();
+  for (const auto& e : errors) EXPECT_EQ(e, "(no StoreError)");
+  RawConnection raw(path());
+  EXPECT_EQ(raw.text("SELECT COUNT(*) FROM schema_migrations"), std::to_string(SqliteStore::latest_schema_version()));
+}
+
+TEST_F(SqliteStoreTest, SchemaNewerThanTheBuildIsRefused) {
+  SqliteStore::open(path())->migrate();
+  RawConnection(path()).exec("INSERT INTO schema_migrations (version, applied_at) VALUES (999, 0)");
+  auto store = SqliteStore::open(path());
+  EXPECT_THAT(error_of([&] { store->list_clients(); }), HasSubstr("newer than this build"));
+  EXPECT_THAT(error_of([&] { store->migrate(); }), HasSubstr("newer than this build"));
+}
+
+TEST_F(SqliteStoreTest, DataSurvivesReopening) {
+  {
+    auto store = SqliteStore::open(path());
+    store->migrate();
+    store->put_client(sample_client("c-1"));
+    store->put_code(sample_code("code", "g"));
+    EXPECT_EQ(store->consume_code("code", 1).outcome, ConsumeOutcome::consumed);
+  }
+  auto store = SqliteStore::open(path());
+  EXPECT_TRUE(store->find_client("c-1"));
+  EXPECT_EQ(store->consume_code("code", 2).outcome, ConsumeOutcome::already_used);
+}
+
+TEST_F(SqliteStoreTest, UsesWalJournalAndJsonListColumns) {
+  auto store = SqliteStore::open(path());
+  store->migrate();
+  Client c = sample_client("c-1");
+  c.redirect_uris = {"https://a.example/cb", "has space", "q\"uote"};
+  store->put_client(c);
+  RawConnection raw(path());
+  EXPECT_EQ(raw.text("PRAGMA journal_mode"), "wal");
+  // The list column is a JSON array that SQLite's own json functions read back element by element.
+  EXPECT_EQ(raw.text("SELECT json_array_length(redirect_uris) FROM clients"), "3");
+  EXPECT_EQ(raw.text("SELECT redirect_uris ->> 2 FROM clients"), "q\"uote");
+}
+
+TEST_F(SqliteStoreTest, CorruptListColumnIsAStoreError) {
+  auto store = SqliteStore::open(path());
+  store->migrate();
+  store->put_client(sample_client("c-1"));
+  RawConnection(path()).exec("UPDATE clients SET scopes = 'openid profile'");
+  EXPECT_THAT(error_of([&] { store->find_client("c-1"); }), HasSubstr("corrupt list column"));
+}
+
+TEST_F(SqliteStoreTest, WriterLockedPastTheBusyTimeoutIsAStoreError) {
+  auto store = SqliteStore::open(path(), {.busy_timeout = std::chrono::milliseconds(100)});
+  store->migrate();
+  store->put_client(sample_client("before"));
+  RawConnection other(path());
+  other.exec("BEGIN IMMEDIATE");
+  EXPECT_THAT(error_of([&] { store->put_client(sample_client("blocked")); }), HasSubstr("locked"));
+  // WAL: readers are not blocked by the writer.
+  EXPECT_TRUE(store->find_client("before"));
+  other.exec("COMMIT");
+  EXPECT_NO_THROW(store->put_client(sample_client("blocked")));
+}
+
+TEST_F(SqliteStoreTest, AWriterWaitsWithinTheBusyTimeout) {
+  auto store = SqliteStore::open(path());
+  store->migrate();
+  RawConnection other(path());
+  other.exec("BEGIN IMMEDIATE");
+  std::thread release([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    other.exec("COMMIT");
+  });
+  EXPECT_NO_THROW(store->put_client(sample_client("waited")));
+  release.join();
+}
+
+TEST_F(SqliteStoreTest, AFileThatIsNotADatabaseIsRefusedAtOpen) {
+  {
+    std::ofstream out(path(), std::ios::binary);
+    for (int i = 0; i < 512; ++i) out << "this is not a database ";
+  }
+  EXPECT_THAT(error_of([&] { SqliteStore::open(path()); }), HasSubstr("not a SQLite database"));
+}
+
+TEST_F(SqliteStoreTest, AMissingDirectoryIsRefusedAtOpen) {
+  std::string error = error_of([&] { SqliteStore::open(dir_.file("no-such-dir/latchkey.db")); });
+  EXPECT_THAT(error, HasSubstr("cannot be opened"));
+  EXPECT_THAT(error, HasSubstr("no-such-dir/latchkey.db"));
+}
+
+TEST_F(SqliteStoreTest, InMemoryDatabaseIsRefused) {
+  EXPECT_THAT(error_of([] { SqliteStore::open(":memory:"); }), HasSubstr("memory:"));
+  EXPECT_THROW(SqliteStore::open(""), StoreError);
+}
+
+TEST_F(SqliteStoreTest, OnlyOneActiveKeyEvenWhenInsertedBehindTheStoresBack) {
+  auto store = SqliteStore::open(path());
+  store->migrate();
+  ASSERT_TRUE(store->insert_key_if_none_active(sample_key("k1", 10)));
+  // The unique partial index holds even for writers that skip insert_key_if_none_active.
+  EXPECT_THROW(RawConnection(path()).exec("INSERT INTO signing_keys VALUES ('k2', 'ES256', 's', '{}', 11, 0)"),
+               std::runtime_error);
+}
+
+}  // namespace
+}  // namespace latchkey::store::testing
