@@ -1,0 +1,82 @@
+// latchkey-server serve: store + keys + protocol core + HTTP adapter, until SIGTERM/SIGINT.
+#include <iostream>
+
+#include "http/server.h"
+#include "jose/jwk.h"
+#include "oauth/keyring.h"
+#include "oauth/provider.h"
+#include "server/commands.h"
+#include "server/dev.h"
+#include "util/clock.h"
+#include "util/random.h"
+
+namespace latchkey::server {
+
+namespace {
+
+int serve(const CommonFlags& flags) {
+  auto config = load_server_config(flags);
+  auto store = open_migrated_store(config);  // migrations are idempotent: safe on every start
+  auto kek = load_key_encryption_key(config);
+  auto alg = jose::algorithm_from_string(config.provider.signing_alg);
+  if (!alg) throw CommandError("keys.algorithm " + config.provider.signing_alg + " is not supported", "use ES256 or RS256");
+
+  util::SystemClock clock;
+  util::SystemRandom random;
+  oauth::KeyRing keys(*store, kek);
+  keys.ensure_signing_key(*alg, random, clock);
+  try {
+    keys.reload();
+  } catch (const std::exception& e) {
+    throw CommandError(std::string("cannot load the signing keys: ") + e.what(),
+                       "use the key-encryption key this database was created with");
+  }
+
+  std::optional<DevCredentials> dev_credentials;
+  if (config.dev) dev_credentials = seed_dev_data(config, *store, random, clock);
+
+  http::ServerOptions options;
+  options.host = config.listen.host;
+  options.port = config.listen.port;
+  options.threads = config.threads;
+  options.max_header_bytes = config.http.max_header_bytes;
+  options.max_body_bytes = config.http.max_body_bytes;
+  options.read_timeout = std::chrono::seconds(config.http.read_timeout_seconds);
+  options.max_connections = config.http.max_connections;
+  options.shutdown_timeout = std::chrono::seconds(config.http.shutdown_timeout_seconds);
+
+  // The provider needs the final issuer, which with port 0 is known only after binding.
+  std::unique_ptr<oauth::Provider> provider;
+  std::unique_ptr<http::Server> server;
+  try {
+    server = std::make_unique<http::Server>(options, [&provider](const oauth::Request& request) {
+      return provider->handle(request);
+    });
+  } catch (const std::exception& e) {
+    throw CommandError(e.what(), "choose another --listen address or stop what uses it");
+  }
+  ListenAddress bound{config.listen.host, server->port()};
+  if (config.issuer_from_listen) config.provider.issuer = "http://" + bound.authority();
+  provider = std::make_unique<oauth::Provider>(config.provider, *store, keys, clock, random);
+
+  if (dev_credentials) print_dev_banner(std::cout, config, *dev_credentials, random);
+  // Test harnesses and scripts wait for this line.
+  std::cout << "latchkey-server listening on http://" << bound.authority() << " (issuer " << config.provider.issuer
+            << ")" << std::endl;
+  server->run();
+  std::cout << "latchkey-server stopped" << std::endl;
+  return 0;
+}
+
+}  // namespace
+
+void add_serve_command(CLI::App& app, CommandContext& context) {
+  auto flags = std::make_shared<CommonFlags>();
+  auto* serve_cmd = app.add_subcommand("serve", "run the authorization server");
+  add_common_flags(*serve_cmd, *flags);
+  serve_cmd->add_option("--listen", flags->listen, "HOST:PORT to listen on, e.g. 127.0.0.1:8080 or [::1]:8080");
+  serve_cmd->add_option("--issuer", flags->issuer, "issuer URL (https unless loopback or --dev)");
+  serve_cmd->callback([&context, flags] { context.action = [flags] { return serve(*flags); }; });
+}
+
+}  // namespace latchkey::server
