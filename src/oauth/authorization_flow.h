@@ -11,11 +11,10 @@ namespace latchkey::oauth {
 
 std::optional<store::Session> current_session(Context& ctx, const Request& req);
 
-// Login is needed without a session, on prompt=login, or when max_age has passed (OIDC Core
-// §3.1.2.1). `interaction_started` is when the request arrived: a login made after it satisfies
-// prompt=login.
-bool needs_login(const Context& ctx, const AuthorizationRequest& request, const std::optional<store::Session>& session,
-                 std::int64_t interaction_started);
+// Login is needed without a session, on prompt=login until the user has logged in anew (the
+// session of the moment the request arrived is request.stale_session), or when max_age has passed
+// (OIDC Core §3.1.2.1).
+bool needs_login(const Context& ctx, const AuthorizationRequest& request, const std::optional<store::Session>& session);
 
 // Consent is needed on prompt=consent or when the remembered consent lacks a scope or audience.
 bool needs_consent(Context& ctx, const AuthorizationRequest& request, const std::string& user_id);

@@ -48,6 +48,7 @@ std::string AuthorizationRequest::to_json() const {
   o["code_challenge_method"] = code_challenge_method;
   o["prompt"] = to_array(prompt);
   if (max_age) o["max_age"] = *max_age;
+  if (!stale_session.empty()) o["stale_session"] = stale_session;
   return boost::json::serialize(o);
 }
 
@@ -69,6 +70,7 @@ std::optional<AuthorizationRequest> AuthorizationRequest::from_json(std::string_
   r.code_challenge_method = get_string(o, "code_challenge_method");
   r.prompt = from_array(o.if_contains("prompt"));
   if (auto* m = o.if_contains("max_age"); m && m->is_int64()) r.max_age = m->as_int64();
+  r.stale_session = get_string(o, "stale_session");
   if (r.client_id.empty() || r.redirect_uri.empty()) return std::nullopt;
   return r;
 }

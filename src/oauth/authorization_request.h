@@ -27,6 +27,9 @@ struct AuthorizationRequest {
   std::string code_challenge_method;
   std::vector<std::string> prompt;  // none | login | consent | select_account
   std::optional<std::int64_t> max_age;
+  // prompt=login: the hash of the session that existed when the request arrived. That session
+  // does not count as a login for this request, even if made in the same second.
+  std::string stale_session;
 
   bool has_prompt(std::string_view p) const;
   std::string to_json() const;

@@ -17,10 +17,10 @@ std::optional<store::Session> current_session(Context& ctx, const Request& req) 
   return ctx.store.find_session(util::secret_hash(*id), ctx.clock.now());
 }
 
-bool needs_login(const Context& ctx, const AuthorizationRequest& request, const std::optional<store::Session>& session,
-                 std::int64_t interaction_started) {
+bool needs_login(const Context& ctx, const AuthorizationRequest& request, const std::optional<store::Session>& session) {
   if (!session) return true;
-  if (request.has_prompt("login") && session->auth_time < interaction_started) return true;
+  if (request.has_prompt("login") && (request.stale_session.empty() || session->id_hash == request.stale_session))
+    return true;
   if (request.max_age && ctx.clock.now() - session->auth_time > *request.max_age) return true;
   return false;
 }
@@ -92,11 +92,12 @@ Response handle_authorize(Context& ctx, const Request& req) {
       return error_page_response(400, "This sign-in request cannot be completed", f.error.description);
     return authorization_error_redirect(f.redirect_uri, f.error, f.state, ctx.config.issuer);
   }
-  const AuthorizationRequest& request = validated->request;
+  AuthorizationRequest& request = validated->request;
   const auto now = ctx.clock.now();
 
   auto session = current_session(ctx, req);
-  bool login = needs_login(ctx, request, session, now);
+  if (request.has_prompt("login")) request.stale_session = session ? session->id_hash : std::string("none");
+  bool login = needs_login(ctx, request, session);
   bool consent = !login && needs_consent(ctx, request, session->user_id);
   if (request.has_prompt("none")) {
     // OIDC Core §3.1.2.1: prompt=none MUST NOT display any page; answer with the reason instead.

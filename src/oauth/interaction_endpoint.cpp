@@ -75,7 +75,7 @@ Response finish(Context& ctx, const LoadedInteraction& in, const store::Session&
 }
 
 Response next_step(Context& ctx, const LoadedInteraction& in, const std::optional<store::Session>& session) {
-  if (needs_login(ctx, in.request, session, in.record.created_at)) return login_page(ctx, in);
+  if (needs_login(ctx, in.request, session)) return login_page(ctx, in);
   if (needs_consent(ctx, in.request, session->user_id)) return consent_page(ctx, in, session->user_id);
   return finish(ctx, in, *session);
 }
@@ -151,7 +151,7 @@ Response handle_interaction_consent(Context& ctx, const Request& req, std::strin
   if (!form) return form.error();
 
   auto session = current_session(ctx, req);
-  if (needs_login(ctx, in->request, session, in->record.created_at)) return redirect_response("/interaction/" + in->id);
+  if (needs_login(ctx, in->request, session)) return redirect_response("/interaction/" + in->id);
 
   auto decision = form->get_or("decision");
   if (decision == "deny") {

@@ -39,7 +39,7 @@ class CountingRandom final : public util::Random {
 };
 
 inline const std::string kVerifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";  // RFC 7636 appendix B
-inline const std::string kChallenge = "E9Melhoofsm8CsyLxcr9P3Hv9fFkXmNE6v7NV1Bqkms";
+inline const std::string kChallenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 inline const std::string kSecret = "s3cret-of-at-least-thirty-two-characters!";
 
 struct Url {

@@ -10,9 +10,9 @@ namespace {
 
 TEST(Pkce, Rfc7636AppendixBVector) {
   EXPECT_TRUE(verify_code_verifier("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk",
-                                   "E9Melhoofsm8CsyLxcr9P3Hv9fFkXmNE6v7NV1Bqkms", "S256"));
+                                   "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM", "S256"));
   EXPECT_FALSE(verify_code_verifier("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXj",
-                                    "E9Melhoofsm8CsyLxcr9P3Hv9fFkXmNE6v7NV1Bqkms", "S256"));
+                                    "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM", "S256"));
 }
 
 TEST(Pkce, VerifierSyntax) {
@@ -25,10 +25,10 @@ TEST(Pkce, VerifierSyntax) {
 }
 
 TEST(Pkce, ChallengeSyntax) {
-  EXPECT_TRUE(is_valid_code_challenge("E9Melhoofsm8CsyLxcr9P3Hv9fFkXmNE6v7NV1Bqkms", "S256"));
-  EXPECT_FALSE(is_valid_code_challenge("E9Melhoofsm8CsyLxcr9P3Hv9fFkXmNE6v7NV1Bqkm", "S256"));
-  EXPECT_FALSE(is_valid_code_challenge("E9Melhoofsm8CsyLxcr9P3Hv9fFkXmNE6v7NV1Bqkm=", "S256"));
-  EXPECT_FALSE(is_valid_code_challenge("E9Melhoofsm8CsyLxcr9P3Hv9fFkXmNE6v7NV1Bqkms", "S384"));
+  EXPECT_TRUE(is_valid_code_challenge("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM", "S256"));
+  EXPECT_FALSE(is_valid_code_challenge("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-c", "S256"));
+  EXPECT_FALSE(is_valid_code_challenge("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-c=", "S256"));
+  EXPECT_FALSE(is_valid_code_challenge("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM", "S384"));
 }
 
 TEST(RedirectUri, ExactMatchOutsideLoopback) {
