@@ -276,13 +276,12 @@ std::optional<std::string> apply_environment(ServerConfig& config,
     for (const auto& k : kKeys)
       if (k.env == name) key = &k;
     if (!key) {
-      // A typo in a variable of one of our sections is an error; other LATCHKEY_* variables
-      // (LATCHKEY_HOME of the CLI, ...) are not ours to judge.
-      for (const auto& k : kKeys) {
-        std::string prefix = "LATCHKEY_" + util::to_lower(k.section) + "_";
-        std::transform(prefix.begin(), prefix.end(), prefix.begin(), [](unsigned char ch) { return std::toupper(ch); });
-        if (name.starts_with(prefix)) return "config: " + name + ": unknown environment variable";
-      }
+      // A near miss of one of our variables is a typo, and an error; any other LATCHKEY_*
+      // variable may belong to another tool (LATCHKEY_HOME of the CLI, LATCHKEY_SERVER_BIN of
+      // the test harness) and is not ours to judge.
+      for (const auto& k : kKeys)
+        if (edit_distance(name, k.env) <= 2)
+          return "config: " + name + ": unknown environment variable; did you mean " + std::string(k.env) + "?";
       continue;
     }
     std::string dotted = std::string(key->section) + "." + std::string(key->name);
