@@ -31,7 +31,10 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help
+    // Usage errors: one line in the same shape as every other error.
+    print_error(e.what(), "see latchkey-server --help (or COMMAND --help)");
+    return 2;
   }
   if (!context.action) return app.exit(CLI::CallForHelp());
   try {
