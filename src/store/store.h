@@ -135,6 +135,29 @@ struct SigningKey {
   Timestamp retired_at = 0;  // 0 = the active signing key; else only published for verification
 };
 
+enum class RotateOutcome { rotated, already_used, not_found };
+
+struct RotateResult {
+  RotateOutcome outcome = RotateOutcome::not_found;
+  std::optional<RefreshToken> old;  // the presented token's record for rotated and already_used
+};
+
+// RFC 8628 device authorization: one row per device_code.
+struct DeviceCode {
+  std::string device_code_hash;
+  std::string user_code_hash;  // hash of the normalized user code (8 characters, no dash)
+  std::string client_id;
+  std::vector<std::string> scopes;
+  std::vector<std::string> audiences;
+  Timestamp created_at = 0;
+  Timestamp expires_at = 0;
+  std::int64_t interval = 5;     // seconds between polls; grows by 5 on slow_down (RFC 8628 §3.5)
+  Timestamp last_polled_at = 0;  // 0 = never polled
+  std::string status = "pending";  // pending | approved | denied | consumed
+  std::string user_id;             // set on approval
+  Timestamp auth_time = 0;         // set on approval
+};
+
 class ClientStore {
  public:
   virtual ~ClientStore() = default;
@@ -200,6 +223,35 @@ class GrantStore {
   virtual std::optional<RefreshToken> find_refresh_token(const std::string& token_hash) = 0;
   virtual void record_access_token(const AccessTokenRecord& t) = 0;
   virtual std::optional<AccessTokenRecord> find_access_token(const std::string& jti) = 0;
+
+  // Refresh-token rotation (RFC 9700 §4.14.2), atomic: if `old_hash` is live (used_at == 0) it is
+  // marked used at `now` and `next` is inserted, in one transaction; of concurrent callers with the
+  // same token exactly one gets `rotated`. A used token gives `already_used` (the caller then
+  // revokes the grant), an unknown one `not_found`. Expiry and grant checks are the caller's.
+  virtual RotateResult rotate_refresh_token(const std::string& old_hash, const RefreshToken& next, Timestamp now) = 0;
+  // Marks one access token revoked (RFC 7009 §2.1); false when the jti is unknown. Idempotent.
+  virtual bool revoke_access_token(const std::string& jti, Timestamp now) = 0;
+};
+
+class DeviceCodeStore {
+ public:
+  virtual ~DeviceCodeStore() = default;
+  // Inserts; throws StoreError on a duplicate device_code_hash, and also when a code that is still
+  // pending and unexpired at d.created_at has the same user_code_hash (a user code must name one
+  // request; the caller draws a new user code).
+  virtual void put_device_code(const DeviceCode& d) = 0;
+  virtual std::optional<DeviceCode> find_device_code(const std::string& device_code_hash) = 0;
+  // A device code with this user code that is still pending and not expired at `now`.
+  virtual std::optional<DeviceCode> find_pending_device_code_by_user_code(const std::string& user_code_hash,
+                                                                          Timestamp now) = 0;
+  // Records a poll: sets last_polled_at and interval.
+  virtual void update_device_poll(const std::string& device_code_hash, Timestamp polled_at, std::int64_t interval) = 0;
+  // pending -> approved (with user and auth_time) or denied, only if still pending and unexpired at
+  // `now`. Returns false otherwise. Atomic.
+  virtual bool decide_device_code(const std::string& user_code_hash, bool approve, const std::string& user_id,
+                                  Timestamp auth_time, Timestamp now) = 0;
+  // approved -> consumed, atomically; true for exactly one caller (the device_code works once).
+  virtual bool consume_device_code(const std::string& device_code_hash) = 0;
 };
 
 class KeyStore {
@@ -212,6 +264,11 @@ class KeyStore {
   // A named server secret (e.g. the CSRF MAC key): stores `value` unless the name exists;
   // returns the value that is stored afterwards (the first writer wins).
   virtual std::string put_secret_if_absent(const std::string& name, const std::string& value) = 0;
+  // Key rotation in one transaction: every active key gets retired_at = now, then `next` (active)
+  // is inserted. A duplicate kid throws StoreError and changes nothing.
+  virtual void rotate_key(const SigningKey& next, Timestamp now) = 0;
+  // Removes a key (prune of retired keys); false when unknown.
+  virtual bool delete_key(const std::string& kid) = 0;
 };
 
 // One object per backend that serves every concern.
@@ -222,6 +279,7 @@ class Store : public ClientStore,
               public InteractionStore,
               public CodeStore,
               public GrantStore,
+              public DeviceCodeStore,
               public KeyStore {
  public:
   // Creates or upgrades the schema (versioned migrations). Idempotent.

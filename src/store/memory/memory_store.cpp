@@ -197,6 +197,85 @@ std::optional<AccessTokenRecord> MemoryStore::find_access_token(const std::strin
   return find_copy(access_tokens_, jti);
 }
 
+RotateResult MemoryStore::rotate_refresh_token(const std::string& old_hash, const RefreshToken& next, Timestamp now) {
+  std::lock_guard lock(mutex_);
+  auto old = refresh_tokens_.find(old_hash);
+  if (old == refresh_tokens_.end()) return {RotateOutcome::not_found, std::nullopt};
+  // RFC 9700 §4.14.2: a refresh token is used once; check and mark under one lock.
+  if (old->second.used_at != 0) return {RotateOutcome::already_used, old->second};
+  // Checked before any change, so a clash leaves the old token live (as the SQL rollback does).
+  if (refresh_tokens_.contains(next.token_hash)) throw StoreError("refresh token already exists");
+  old->second.used_at = now;
+  refresh_tokens_.emplace(next.token_hash, next);
+  return {RotateOutcome::rotated, old->second};  // std::map iterators survive the insert
+}
+
+bool MemoryStore::revoke_access_token(const std::string& jti, Timestamp now) {
+  std::lock_guard lock(mutex_);
+  auto it = access_tokens_.find(jti);
+  if (it == access_tokens_.end()) return false;
+  if (it->second.revoked_at == 0) it->second.revoked_at = now;
+  return true;
+}
+
+// ---- device codes ----
+
+void MemoryStore::put_device_code(const DeviceCode& d) {
+  std::lock_guard lock(mutex_);
+  for (const auto& [hash, code] : device_codes_) {
+    if (code.user_code_hash == d.user_code_hash && code.status == "pending" && code.expires_at > d.created_at) {
+      throw StoreError("a pending device code already has this user code");
+    }
+  }
+  insert_new(device_codes_, d.device_code_hash, d, "device code");
+}
+
+std::optional<DeviceCode> MemoryStore::find_device_code(const std::string& device_code_hash) {
+  std::lock_guard lock(mutex_);
+  return find_copy(device_codes_, device_code_hash);
+}
+
+std::optional<DeviceCode> MemoryStore::find_pending_device_code_by_user_code(const std::string& user_code_hash,
+                                                                             Timestamp now) {
+  std::lock_guard lock(mutex_);
+  for (const auto& [hash, code] : device_codes_) {
+    if (code.user_code_hash == user_code_hash && code.status == "pending" && now < code.expires_at) return code;
+  }
+  return std::nullopt;
+}
+
+void MemoryStore::update_device_poll(const std::string& device_code_hash, Timestamp polled_at,
+                                     std::int64_t interval) {
+  std::lock_guard lock(mutex_);
+  auto it = device_codes_.find(device_code_hash);
+  if (it == device_codes_.end()) return;
+  it->second.last_polled_at = polled_at;
+  it->second.interval = interval;
+}
+
+bool MemoryStore::decide_device_code(const std::string& user_code_hash, bool approve, const std::string& user_id,
+                                     Timestamp auth_time, Timestamp now) {
+  std::lock_guard lock(mutex_);
+  for (auto& [hash, code] : device_codes_) {
+    if (code.user_code_hash != user_code_hash || code.status != "pending" || now >= code.expires_at) continue;
+    code.status = approve ? "approved" : "denied";
+    if (approve) {
+      code.user_id = user_id;
+      code.auth_time = auth_time;
+    }
+    return true;  // put_device_code keeps at most one pending, unexpired code per user code
+  }
+  return false;
+}
+
+bool MemoryStore::consume_device_code(const std::string& device_code_hash) {
+  std::lock_guard lock(mutex_);
+  auto it = device_codes_.find(device_code_hash);
+  if (it == device_codes_.end() || it->second.status != "approved") return false;
+  it->second.status = "consumed";
+  return true;
+}
+
 // ---- keys and secrets ----
 
 std::vector<SigningKey> MemoryStore::list_keys() {
@@ -222,6 +301,24 @@ bool MemoryStore::insert_key_if_none_active(const SigningKey& k) {
 std::string MemoryStore::put_secret_if_absent(const std::string& name, const std::string& value) {
   std::lock_guard lock(mutex_);
   return secrets_.emplace(name, value).first->second;
+}
+
+void MemoryStore::rotate_key(const SigningKey& next, Timestamp now) {
+  std::lock_guard lock(mutex_);
+  for (const auto& key : keys_) {
+    if (key.kid == next.kid) throw StoreError("signing key '" + next.kid + "' already exists");
+  }
+  for (auto& key : keys_) {
+    if (key.retired_at == 0) key.retired_at = now;
+  }
+  SigningKey active = next;
+  active.retired_at = 0;
+  keys_.push_back(std::move(active));
+}
+
+bool MemoryStore::delete_key(const std::string& kid) {
+  std::lock_guard lock(mutex_);
+  return std::erase_if(keys_, [&](const SigningKey& key) { return key.kid == kid; }) > 0;
 }
 
 }  // namespace latchkey::store::memory

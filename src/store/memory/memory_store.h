@@ -5,12 +5,19 @@
 //
 // Behaviour shared with every backend (beyond store.h):
 //  - put_session, put_interaction, put_code, put_grant, put_refresh_token, record_access_token and
-//    insert_key_if_none_active insert and throw StoreError when the key already exists (never
-//    replace: replacing a used code would make it usable again). put_consent replaces.
+//    insert_key_if_none_active, put_device_code and rotate_refresh_token (for `next`) insert and
+//    throw StoreError when the key already exists (never replace: replacing a used code would make
+//    it usable again). put_consent replaces.
 //  - list_clients and list_users are ordered by id (byte order); list_keys newest first
 //    (created_at descending, later insertion first on ties).
 //  - revoke_grant marks the grant's live refresh tokens used (used_at = now) and its access-token
 //    records revoked (revoked_at = now); earlier timestamps are kept, so it is idempotent.
+//    revoke_access_token keeps an earlier revoked_at the same way.
+//  - rotate_refresh_token returns `old` as stored afterwards (for `rotated`, used_at == now).
+//  - A device code is expired at `now` when now >= expires_at (as sessions and interactions).
+//    decide_device_code sets user_id and auth_time only when approving. update_device_poll on an
+//    unknown hash does nothing.
+//  - rotate_key stores `next` with retired_at = 0 whatever it carries.
 //  - No referential checks (a session for an unknown user is stored); delete_user removes the
 //    user's sessions.
 #include <map>
@@ -59,10 +66,23 @@ class MemoryStore final : public Store {
   std::optional<RefreshToken> find_refresh_token(const std::string& token_hash) override;
   void record_access_token(const AccessTokenRecord& t) override;
   std::optional<AccessTokenRecord> find_access_token(const std::string& jti) override;
+  RotateResult rotate_refresh_token(const std::string& old_hash, const RefreshToken& next, Timestamp now) override;
+  bool revoke_access_token(const std::string& jti, Timestamp now) override;
+
+  void put_device_code(const DeviceCode& d) override;
+  std::optional<DeviceCode> find_device_code(const std::string& device_code_hash) override;
+  std::optional<DeviceCode> find_pending_device_code_by_user_code(const std::string& user_code_hash,
+                                                                  Timestamp now) override;
+  void update_device_poll(const std::string& device_code_hash, Timestamp polled_at, std::int64_t interval) override;
+  bool decide_device_code(const std::string& user_code_hash, bool approve, const std::string& user_id,
+                          Timestamp auth_time, Timestamp now) override;
+  bool consume_device_code(const std::string& device_code_hash) override;
 
   std::vector<SigningKey> list_keys() override;
   bool insert_key_if_none_active(const SigningKey& k) override;
   std::string put_secret_if_absent(const std::string& name, const std::string& value) override;
+  void rotate_key(const SigningKey& next, Timestamp now) override;
+  bool delete_key(const std::string& kid) override;
 
  private:
   struct StoredCode {
@@ -80,6 +100,7 @@ class MemoryStore final : public Store {
   std::map<std::string, Grant> grants_;
   std::map<std::string, RefreshToken> refresh_tokens_;
   std::map<std::string, AccessTokenRecord> access_tokens_;
+  std::map<std::string, DeviceCode> device_codes_;
   std::vector<SigningKey> keys_;  // in insertion order
   std::map<std::string, std::string> secrets_;
 };

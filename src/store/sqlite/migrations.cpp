@@ -126,7 +126,28 @@ CREATE TABLE server_secrets (
 ) STRICT;
 )sql";
 
-constexpr std::array<std::string_view, 1> kMigrations = {kVersion1};
+// Version 2: RFC 8628 device authorization. status is one of pending | approved | denied |
+// consumed; user_id is '' and auth_time 0 until approval. user_code_hash is not UNIQUE: expired
+// pending rows may share a user code with a new one (put_device_code refuses only live clashes).
+constexpr std::string_view kVersion2 = R"sql(
+CREATE TABLE device_codes (
+  device_code_hash TEXT PRIMARY KEY,
+  user_code_hash   TEXT NOT NULL,
+  client_id        TEXT NOT NULL,
+  scopes           TEXT NOT NULL,
+  audiences        TEXT NOT NULL,
+  created_at       INTEGER NOT NULL,
+  expires_at       INTEGER NOT NULL,
+  poll_interval    INTEGER NOT NULL,
+  last_polled_at   INTEGER NOT NULL,
+  status           TEXT NOT NULL CHECK (status IN ('pending', 'approved', 'denied', 'consumed')),
+  user_id          TEXT NOT NULL,
+  auth_time        INTEGER NOT NULL
+) STRICT;
+CREATE INDEX device_codes_by_user_code ON device_codes(user_code_hash, status);
+)sql";
+
+constexpr std::array<std::string_view, 2> kMigrations = {kVersion1, kVersion2};
 
 }  // namespace
 

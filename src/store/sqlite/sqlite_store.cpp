@@ -1,5 +1,6 @@
 #include "store/sqlite/sqlite_store.h"
 
+#include <algorithm>
 #include <atomic>
 #include <mutex>
 #include <vector>
@@ -34,6 +35,9 @@ std::int64_t unix_now() {
 #define LK_REFRESH_COLUMNS "token_hash, grant_id, created_at, expires_at, used_at"
 #define LK_ACCESS_COLUMNS "jti, grant_id, client_id, expires_at, revoked_at"
 #define LK_KEY_COLUMNS "kid, alg, private_key_sealed, public_jwk, created_at, retired_at"
+#define LK_DEVICE_COLUMNS                                                                            \
+  "device_code_hash, user_code_hash, client_id, scopes, audiences, created_at, expires_at, poll_interval, " \
+  "last_polled_at, status, user_id, auth_time"
 
 Client read_client(const Statement& s) {
   return Client{.id = s.text(0),
@@ -126,6 +130,21 @@ SigningKey read_key(const Statement& s) {
                     .public_jwk = s.text(3),
                     .created_at = s.integer(4),
                     .retired_at = s.integer(5)};
+}
+
+DeviceCode read_device_code(const Statement& s) {
+  return DeviceCode{.device_code_hash = s.text(0),
+                    .user_code_hash = s.text(1),
+                    .client_id = s.text(2),
+                    .scopes = decode_string_list(s.text(3)),
+                    .audiences = decode_string_list(s.text(4)),
+                    .created_at = s.integer(5),
+                    .expires_at = s.integer(6),
+                    .interval = s.integer(7),
+                    .last_polled_at = s.integer(8),
+                    .status = s.text(9),
+                    .user_id = s.text(10),
+                    .auth_time = s.integer(11)};
 }
 
 template <typename T, typename Reader>
@@ -233,7 +252,9 @@ int SqliteStore::schema_version() {
   return read_schema_version(*c);
 }
 
-void SqliteStore::migrate() {
+void SqliteStore::migrate() { migrate_to(latest_schema_version()); }
+
+void SqliteStore::migrate_to(int target_version) {
   auto c = impl_->acquire();
   // The write lock is held from BEGIN IMMEDIATE on: a second process migrating at the same time
   // waits, then sees the versions the first one applied.
@@ -246,7 +267,8 @@ void SqliteStore::migrate() {
     throw StoreError("database '" + impl_->path + "': schema is at version " + std::to_string(version) +
                      ", newer than this build knows (" + std::to_string(all.size()) + "): upgrade latchkey-server");
   }
-  for (auto v = static_cast<std::size_t>(version); v < all.size(); ++v) {
+  auto target = static_cast<std::size_t>(std::clamp(target_version, 0, static_cast<int>(all.size())));
+  for (auto v = static_cast<std::size_t>(version); v < target; ++v) {
     c->exec(std::string(all[v]), "apply schema migration");
     c->prepare("INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)", "record schema migration")
         .bind(1, static_cast<std::int64_t>(v + 1))
@@ -254,7 +276,9 @@ void SqliteStore::migrate() {
         .run();
   }
   tx.commit();
-  impl_->schema_current.store(true, std::memory_order_release);
+  if (std::max(version, static_cast<int>(target)) == latest_schema_version()) {
+    impl_->schema_current.store(true, std::memory_order_release);
+  }
 }
 
 // ---- clients ----
@@ -570,6 +594,133 @@ std::optional<AccessTokenRecord> SqliteStore::find_access_token(const std::strin
   return first_row<AccessTokenRecord>(s, read_access);
 }
 
+RotateResult SqliteStore::rotate_refresh_token(const std::string& old_hash, const RefreshToken& next, Timestamp now) {
+  auto c = impl_->ready();
+  Transaction tx(*c);
+  std::optional<RefreshToken> old;
+  {
+    // RFC 9700 §4.14.2: the conditional UPDATE is the claim. SQLite runs one writer at a time, so
+    // of concurrent rotations (any connection, any process) exactly one sees used_at = 0 and
+    // changes the row; the others change nothing and fall through to already_used.
+    auto s = c->prepare("UPDATE refresh_tokens SET used_at = ?1 WHERE token_hash = ?2 AND used_at = 0 "
+                        "RETURNING " LK_REFRESH_COLUMNS,
+                        "mark refresh token used");
+    s.bind(1, now).bind(2, old_hash);
+    if (s.step()) {
+      old = read_refresh(s);
+      s.run();  // finish the UPDATE before the INSERT below
+    }
+  }
+  if (!old) {
+    auto s = c->prepare("SELECT " LK_REFRESH_COLUMNS " FROM refresh_tokens WHERE token_hash = ?1",
+                        "look up used refresh token");
+    s.bind(1, old_hash);
+    if (s.step()) return {RotateOutcome::already_used, read_refresh(s)};  // nothing written: rolls back
+    return {RotateOutcome::not_found, std::nullopt};
+  }
+  // A clash of `next` throws and rolls back the UPDATE too: the old token stays live.
+  c->prepare("INSERT INTO refresh_tokens (" LK_REFRESH_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5)",
+             "insert rotated refresh token")
+      .bind(1, next.token_hash)
+      .bind(2, next.grant_id)
+      .bind(3, next.created_at)
+      .bind(4, next.expires_at)
+      .bind(5, next.used_at)
+      .insert("refresh token already exists");
+  tx.commit();
+  return {RotateOutcome::rotated, std::move(old)};
+}
+
+bool SqliteStore::revoke_access_token(const std::string& jti, Timestamp now) {
+  auto c = impl_->ready();
+  // Touches the row whenever it exists (so changes() tells "known"), keeping an earlier revocation.
+  auto s = c->prepare(
+      "UPDATE access_tokens SET revoked_at = CASE WHEN revoked_at = 0 THEN ?1 ELSE revoked_at END WHERE jti = ?2",
+      "revoke access token");
+  s.bind(1, now).bind(2, jti).run();
+  return s.changes() > 0;
+}
+
+// ---- device codes ----
+
+void SqliteStore::put_device_code(const DeviceCode& d) {
+  auto c = impl_->ready();
+  // One statement: no second live request can slip in with the same user code.
+  auto s = c->prepare("INSERT INTO device_codes (" LK_DEVICE_COLUMNS
+                      ") SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12 "
+                      "WHERE NOT EXISTS (SELECT 1 FROM device_codes WHERE user_code_hash = ?2 "
+                      "AND status = 'pending' AND expires_at > ?6)",
+                      "insert device code");
+  s.bind(1, d.device_code_hash)
+      .bind(2, d.user_code_hash)
+      .bind(3, d.client_id)
+      .bind(4, encode_string_list(d.scopes))
+      .bind(5, encode_string_list(d.audiences))
+      .bind(6, d.created_at)
+      .bind(7, d.expires_at)
+      .bind(8, d.interval)
+      .bind(9, d.last_polled_at)
+      .bind(10, d.status)
+      .bind(11, d.user_id)
+      .bind(12, d.auth_time)
+      .insert("device code already exists");
+  if (s.changes() == 0) throw StoreError("a pending device code already has this user code");
+}
+
+std::optional<DeviceCode> SqliteStore::find_device_code(const std::string& device_code_hash) {
+  auto c = impl_->ready();
+  auto s = c->prepare("SELECT " LK_DEVICE_COLUMNS " FROM device_codes WHERE device_code_hash = ?1",
+                      "find device code");
+  s.bind(1, device_code_hash);
+  return first_row<DeviceCode>(s, read_device_code);
+}
+
+std::optional<DeviceCode> SqliteStore::find_pending_device_code_by_user_code(const std::string& user_code_hash,
+                                                                             Timestamp now) {
+  auto c = impl_->ready();
+  auto s = c->prepare("SELECT " LK_DEVICE_COLUMNS " FROM device_codes WHERE user_code_hash = ?1 "
+                      "AND status = 'pending' AND expires_at > ?2",
+                      "find device code by user code");
+  s.bind(1, user_code_hash).bind(2, now);
+  return first_row<DeviceCode>(s, read_device_code);
+}
+
+void SqliteStore::update_device_poll(const std::string& device_code_hash, Timestamp polled_at,
+                                     std::int64_t interval) {
+  auto c = impl_->ready();
+  c->prepare("UPDATE device_codes SET last_polled_at = ?1, poll_interval = ?2 WHERE device_code_hash = ?3",
+             "record device poll")
+      .bind(1, polled_at)
+      .bind(2, interval)
+      .bind(3, device_code_hash)
+      .run();
+}
+
+bool SqliteStore::decide_device_code(const std::string& user_code_hash, bool approve, const std::string& user_id,
+                                     Timestamp auth_time, Timestamp now) {
+  auto c = impl_->ready();
+  // One conditional UPDATE: a code is decided once, and never after it expired (RFC 8628 §3.3).
+  auto s = c->prepare("UPDATE device_codes SET status = ?1, user_id = ?2, auth_time = ?3 "
+                      "WHERE user_code_hash = ?4 AND status = 'pending' AND expires_at > ?5",
+                      "decide device code");
+  s.bind(1, std::string(approve ? "approved" : "denied"))
+      .bind(2, approve ? user_id : std::string())
+      .bind(3, approve ? auth_time : Timestamp{0})
+      .bind(4, user_code_hash)
+      .bind(5, now)
+      .run();
+  return s.changes() > 0;
+}
+
+bool SqliteStore::consume_device_code(const std::string& device_code_hash) {
+  auto c = impl_->ready();
+  auto s = c->prepare(
+      "UPDATE device_codes SET status = 'consumed' WHERE device_code_hash = ?1 AND status = 'approved'",
+      "consume device code");
+  s.bind(1, device_code_hash).run();
+  return s.changes() > 0;
+}
+
 // ---- keys and secrets ----
 
 std::vector<SigningKey> SqliteStore::list_keys() {
@@ -610,6 +761,32 @@ std::string SqliteStore::put_secret_if_absent(const std::string& name, const std
   s.bind(1, name);
   if (!s.step()) throw StoreError("sqlite: server secret '" + name + "' vanished after it was stored");
   return s.blob(0);
+}
+
+void SqliteStore::rotate_key(const SigningKey& next, Timestamp now) {
+  auto c = impl_->ready();
+  // BEGIN IMMEDIATE: the retire and the insert are seen together or not at all, and the unique
+  // index on active keys holds at every commit (the old key is retired before the new one lands).
+  Transaction tx(*c);
+  c->prepare("UPDATE signing_keys SET retired_at = ?1 WHERE retired_at = 0", "retire active signing key")
+      .bind(1, now)
+      .run();
+  c->prepare("INSERT INTO signing_keys (" LK_KEY_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, 0)",
+             "insert rotated signing key")
+      .bind(1, next.kid)
+      .bind(2, next.alg)
+      .bind(3, next.private_key_sealed)
+      .bind(4, next.public_jwk)
+      .bind(5, next.created_at)
+      .insert("signing key '" + next.kid + "' already exists", "an active signing key already exists");
+  tx.commit();
+}
+
+bool SqliteStore::delete_key(const std::string& kid) {
+  auto c = impl_->ready();
+  auto s = c->prepare("DELETE FROM signing_keys WHERE kid = ?1", "delete signing key");
+  s.bind(1, kid).run();
+  return s.changes() > 0;
 }
 
 }  // namespace latchkey::store::sqlite

@@ -15,7 +15,11 @@
 //
 // Atomicity across connections and processes: consume_code is one UPDATE ... RETURNING;
 // insert_key_if_none_active one INSERT ... WHERE NOT EXISTS (backed by a unique partial index);
-// revoke_grant and delete_user one IMMEDIATE transaction each.
+// put_device_code one INSERT ... WHERE NOT EXISTS; decide_device_code, consume_device_code and
+// revoke_access_token one conditional UPDATE each; rotate_refresh_token one IMMEDIATE transaction
+// whose first statement is the conditional UPDATE marking the old token used (the INSERT of the
+// next token follows only when it changed a row); revoke_grant, delete_user and rotate_key one
+// IMMEDIATE transaction each.
 //
 // Errors of SQLite itself (busy past the timeout, disk full, not a database, corrupt file, ...)
 // become StoreError naming the operation, the file and SQLite's reason.
@@ -44,6 +48,9 @@ class SqliteStore final : public Store {
   SqliteStore& operator=(const SqliteStore&) = delete;
 
   void migrate() override;
+  // Applies the migrations up to `version` only (never down; a lower version does nothing). For
+  // tests of upgrades from an older schema; the server always calls migrate().
+  void migrate_to(int version);
   // The highest applied migration (0 for an empty database) and the one this build knows.
   int schema_version();
   static int latest_schema_version();
@@ -80,10 +87,23 @@ class SqliteStore final : public Store {
   std::optional<RefreshToken> find_refresh_token(const std::string& token_hash) override;
   void record_access_token(const AccessTokenRecord& t) override;
   std::optional<AccessTokenRecord> find_access_token(const std::string& jti) override;
+  RotateResult rotate_refresh_token(const std::string& old_hash, const RefreshToken& next, Timestamp now) override;
+  bool revoke_access_token(const std::string& jti, Timestamp now) override;
+
+  void put_device_code(const DeviceCode& d) override;
+  std::optional<DeviceCode> find_device_code(const std::string& device_code_hash) override;
+  std::optional<DeviceCode> find_pending_device_code_by_user_code(const std::string& user_code_hash,
+                                                                  Timestamp now) override;
+  void update_device_poll(const std::string& device_code_hash, Timestamp polled_at, std::int64_t interval) override;
+  bool decide_device_code(const std::string& user_code_hash, bool approve, const std::string& user_id,
+                          Timestamp auth_time, Timestamp now) override;
+  bool consume_device_code(const std::string& device_code_hash) override;
 
   std::vector<SigningKey> list_keys() override;
   bool insert_key_if_none_active(const SigningKey& k) override;
   std::string put_secret_if_absent(const std::string& name, const std::string& value) override;
+  void rotate_key(const SigningKey& next, Timestamp now) override;
+  bool delete_key(const std::string& kid) override;
 
  private:
   struct Impl;

@@ -39,6 +39,21 @@ class FakeKeyStore : public store::KeyStore {
     std::lock_guard lock(mutex_);
     return secrets_.try_emplace(name, value).first->second;
   }
+  void rotate_key(const store::SigningKey& next, store::Timestamp now) override {
+    std::lock_guard lock(mutex_);
+    if (std::any_of(keys_.begin(), keys_.end(), [&](const auto& key) { return key.kid == next.kid; })) {
+      throw store::StoreError("duplicate kid");
+    }
+    for (auto& key : keys_) {
+      if (key.retired_at == 0) key.retired_at = now;
+    }
+    keys_.push_back(next);
+    keys_.back().retired_at = 0;
+  }
+  bool delete_key(const std::string& kid) override {
+    std::lock_guard lock(mutex_);
+    return std::erase_if(keys_, [&](const auto& key) { return key.kid == kid; }) > 0;
+  }
 
   void add(const store::SigningKey& k) {
     std::lock_guard lock(mutex_);

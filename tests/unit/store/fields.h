@@ -40,4 +40,9 @@ inline auto fields(const SigningKey& k) {
   return std::tie(k.kid, k.alg, k.private_key_sealed, k.public_jwk, k.created_at, k.retired_at);
 }
 
+inline auto fields(const DeviceCode& d) {
+  return std::tie(d.device_code_hash, d.user_code_hash, d.client_id, d.scopes, d.audiences, d.created_at,
+                  d.expires_at, d.interval, d.last_polled_at, d.status, d.user_id, d.auth_time);
+}
+
 }  // namespace latchkey::store::testing

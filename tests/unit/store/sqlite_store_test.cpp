@@ -101,6 +101,59 @@ TEST_F(SqliteStoreTest, ConcurrentMigrationsFromSeparateStoresAreSafe) {
   EXPECT_EQ(raw.text("SELECT COUNT(*) FROM schema_migrations"), std::to_string(SqliteStore::latest_schema_version()));
 }
 
+TEST_F(SqliteStoreTest, UpgradeFromVersion1ToVersion2KeepsDataAndAddsDeviceCodes) {
+  ASSERT_EQ(SqliteStore::latest_schema_version(), 2);
+  {
+    auto v1 = SqliteStore::open(path());
+    v1->migrate_to(1);  // a database as the previous release left it
+    EXPECT_EQ(v1->schema_version(), 1);
+    EXPECT_THAT(error_of([&] { v1->list_clients(); }), HasSubstr("schema is at version 1"));
+  }
+  {
+    RawConnection raw(path());
+    EXPECT_EQ(raw.text("SELECT COUNT(*) FROM sqlite_master WHERE name = 'device_codes'"), "0");
+    raw.exec(R"sql(
+      INSERT INTO clients VALUES ('c-1', 'Client', 'h', 0, '["https://a.example/cb"]', '["openid"]',
+                                  '["authorization_code"]', '[]', 100);
+      INSERT INTO grants VALUES ('g-1', 'c-1', 'u-1', '["openid"]', '[]', 'n', 90, 100, 0, 0);
+      INSERT INTO refresh_tokens VALUES ('rt-1', 'g-1', 100, 200, 0);
+      INSERT INTO access_tokens VALUES ('at-1', 'g-1', 'c-1', 400, 0);
+      INSERT INTO signing_keys VALUES ('k1', 'ES256', 'sealed', '{}', 100, 0);
+    )sql");
+  }
+  auto store = SqliteStore::open(path());
+  store->migrate();
+  EXPECT_EQ(store->schema_version(), 2);
+
+  ASSERT_TRUE(store->find_client("c-1"));
+  EXPECT_EQ(store->find_client("c-1")->redirect_uris, std::vector<std::string>{"https://a.example/cb"});
+  EXPECT_EQ(store->find_grant("g-1")->user_id, "u-1");
+  // The version-1 rows take part in the version-2 operations.
+  EXPECT_EQ(store->rotate_refresh_token("rt-1", {.token_hash = "rt-2", .grant_id = "g-1", .created_at = 150,
+                                                 .expires_at = 250, .used_at = 0},
+                                        150)
+                .outcome,
+            RotateOutcome::rotated);
+  EXPECT_TRUE(store->revoke_access_token("at-1", 150));
+  store->rotate_key(sample_key("k2", 150), 150);
+  ASSERT_EQ(store->list_keys().size(), 2u);
+  EXPECT_EQ(store->list_keys()[1].retired_at, 150);
+  store->put_device_code(sample_device_code("dc-1", "uc-1"));
+  EXPECT_TRUE(store->find_device_code("dc-1"));
+
+  store->migrate_to(1);  // never downgrades
+  EXPECT_EQ(store->schema_version(), 2);
+}
+
+TEST_F(SqliteStoreTest, DeviceCodeStatusIsCheckedByTheDatabase) {
+  auto store = SqliteStore::open(path());
+  store->migrate();
+  DeviceCode d = sample_device_code("dc-1", "uc-1");
+  d.status = "maybe";
+  EXPECT_THROW(store->put_device_code(d), StoreError);
+  EXPECT_FALSE(store->find_device_code("dc-1"));
+}
+
 TEST_F(SqliteStoreTest, SchemaNewerThanTheBuildIsRefused) {
   SqliteStore::open(path())->migrate();
   RawConnection(path()).exec("INSERT INTO schema_migrations (version, applied_at) VALUES (999, 0)");

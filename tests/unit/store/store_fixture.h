@@ -8,6 +8,7 @@
 #include <memory>
 #include <ostream>
 #include <string>
+#include <vector>
 
 #include "store/memory/memory_store.h"
 #include "store/sqlite/sqlite_store.h"
@@ -58,6 +59,22 @@ class StoreTest : public ::testing::TestWithParam<Backend> {
     return *second_;
   }
 
+  // `count` handles on the same data, for races across connections: for SQLite the test's store and
+  // count - 1 further SqliteStore objects on the same file (each with its own connections, as
+  // separate processes would have); for the memory backend the same object `count` times.
+  std::vector<Store*> handles(int count) {
+    std::vector<Store*> out{store_.get()};
+    for (int i = 1; i < count; ++i) {
+      if (GetParam() == Backend::memory) {
+        out.push_back(store_.get());
+      } else {
+        extra_.push_back(sqlite::SqliteStore::open(db_path()));
+        out.push_back(extra_.back().get());
+      }
+    }
+    return out;
+  }
+
   std::unique_ptr<Store> open_new() {
     std::unique_ptr<Store> store;
     if (GetParam() == Backend::memory) {
@@ -76,6 +93,7 @@ class StoreTest : public ::testing::TestWithParam<Backend> {
   TempDir dir_;
   std::unique_ptr<Store> store_;
   std::unique_ptr<Store> second_;
+  std::vector<std::unique_ptr<Store>> extra_;
 };
 
 // Sample records with every field set to a distinct value, so a swapped column shows.
@@ -138,6 +156,22 @@ inline SigningKey sample_key(const std::string& kid, Timestamp created_at, Times
                     .public_jwk = R"({"kty":"EC","crv":"P-256","kid":")" + kid + R"("})",
                     .created_at = created_at,
                     .retired_at = retired_at};
+}
+
+inline DeviceCode sample_device_code(const std::string& device_code_hash, const std::string& user_code_hash,
+                                     Timestamp created_at = 1'700'000'000) {
+  return DeviceCode{.device_code_hash = device_code_hash,
+                    .user_code_hash = user_code_hash,
+                    .client_id = "tv-client",
+                    .scopes = {"openid", "offline_access"},
+                    .audiences = {"https://api.example"},
+                    .created_at = created_at,
+                    .expires_at = created_at + 600,
+                    .interval = 5,
+                    .last_polled_at = 0,
+                    .status = "pending",
+                    .user_id = "",
+                    .auth_time = 0};
 }
 
 }  // namespace latchkey::store::testing

@@ -1,4 +1,5 @@
 // The storage contract of store.h, run against every backend (memory and SQLite).
+#include <algorithm>
 #include <atomic>
 #include <thread>
 #include <vector>
@@ -464,6 +465,331 @@ TEST_P(StoreTest, ConcurrentSecretWritersAllSeeOneValue) {
   });
   for (const auto& v : seen) EXPECT_EQ(v, seen[0]);
   EXPECT_TRUE(seen[0].starts_with("value-"));
+}
+
+// ---- refresh-token rotation and access-token revocation ----
+
+RefreshToken live_refresh(const std::string& hash, const std::string& grant_id = "grant-1") {
+  return {.token_hash = hash, .grant_id = grant_id, .created_at = kNow - 100, .expires_at = kNow + 86400,
+          .used_at = 0};
+}
+
+TEST_P(StoreTest, RotateLiveRefreshTokenMarksItUsedAndStoresTheNext) {
+  RefreshToken old = live_refresh("rt-1");
+  store().put_refresh_token(old);
+  RefreshToken next = live_refresh("rt-2");
+  next.created_at = kNow;
+
+  RotateResult r = store().rotate_refresh_token("rt-1", next, kNow);
+
+  ASSERT_EQ(r.outcome, RotateOutcome::rotated);
+  ASSERT_TRUE(r.old);
+  RefreshToken old_after = old;
+  old_after.used_at = kNow;
+  EXPECT_EQ(fields(*r.old), fields(old_after));
+  EXPECT_EQ(fields(*store().find_refresh_token("rt-1")), fields(old_after));
+  ASSERT_TRUE(store().find_refresh_token("rt-2"));
+  EXPECT_EQ(fields(*store().find_refresh_token("rt-2")), fields(next));
+}
+
+TEST_P(StoreTest, RotatingAUsedRefreshTokenIsAlreadyUsedWithTheOldRecord) {
+  store().put_refresh_token(live_refresh("rt-1", "grant-7"));
+  ASSERT_EQ(store().rotate_refresh_token("rt-1", live_refresh("rt-2", "grant-7"), kNow).outcome,
+            RotateOutcome::rotated);
+
+  RotateResult again = store().rotate_refresh_token("rt-1", live_refresh("rt-3", "grant-7"), kNow + 30);
+
+  EXPECT_EQ(again.outcome, RotateOutcome::already_used);
+  ASSERT_TRUE(again.old);
+  EXPECT_EQ(again.old->token_hash, "rt-1");
+  EXPECT_EQ(again.old->grant_id, "grant-7");  // what the caller revokes
+  EXPECT_EQ(again.old->used_at, kNow);        // the first use's time, unchanged
+  EXPECT_FALSE(store().find_refresh_token("rt-3"));
+  EXPECT_EQ(store().find_refresh_token("rt-2")->used_at, 0);
+}
+
+TEST_P(StoreTest, RotatingAnUnknownRefreshTokenIsNotFoundAndStoresNothing) {
+  RotateResult r = store().rotate_refresh_token("no-such", live_refresh("rt-next"), kNow);
+  EXPECT_EQ(r.outcome, RotateOutcome::not_found);
+  EXPECT_FALSE(r.old);
+  EXPECT_FALSE(store().find_refresh_token("rt-next"));
+}
+
+TEST_P(StoreTest, RotatingATokenOfARevokedGrantIsAlreadyUsed) {
+  store().put_grant(sample_grant("grant-1"));
+  store().put_refresh_token(live_refresh("rt-1"));
+  ASSERT_TRUE(store().revoke_grant("grant-1", kNow));
+  EXPECT_EQ(store().rotate_refresh_token("rt-1", live_refresh("rt-2"), kNow + 1).outcome,
+            RotateOutcome::already_used);
+  EXPECT_FALSE(store().find_refresh_token("rt-2"));
+}
+
+TEST_P(StoreTest, RotationWhoseNextTokenClashesThrowsAndLeavesTheOldTokenLive) {
+  store().put_refresh_token(live_refresh("rt-1"));
+  store().put_refresh_token(live_refresh("rt-taken"));
+  EXPECT_THROW(store().rotate_refresh_token("rt-1", live_refresh("rt-taken"), kNow), StoreError);
+  EXPECT_EQ(store().find_refresh_token("rt-1")->used_at, 0);
+  EXPECT_EQ(store().rotate_refresh_token("rt-1", live_refresh("rt-2"), kNow).outcome, RotateOutcome::rotated);
+}
+
+TEST_P(StoreTest, ThirtyTwoThreadsRotatingOneRefreshTokenExactlyOneWins) {
+  // For SQLite: four SqliteStore objects on one file, i.e. separate connections (as processes).
+  std::vector<Store*> stores = handles(4);
+  for (int round = 0; round < 3; ++round) {
+    std::string old_hash = "rt-race-" + std::to_string(round);
+    store().put_refresh_token(live_refresh(old_hash, "grant-race"));
+    std::atomic<int> rotated{0};
+    std::atomic<int> already_used{0};
+    std::atomic<int> other{0};
+    run_concurrently(32, [&](int i) {
+      Store& s = *stores[static_cast<std::size_t>(i) % stores.size()];
+      std::string next_hash = old_hash + "-next-" + std::to_string(i);
+      RotateResult r = s.rotate_refresh_token(old_hash, live_refresh(next_hash, "grant-race"), kNow);
+      if (r.outcome == RotateOutcome::rotated && r.old && r.old->used_at == kNow) ++rotated;
+      else if (r.outcome == RotateOutcome::already_used && r.old && r.old->grant_id == "grant-race") ++already_used;
+      else ++other;
+    });
+    EXPECT_EQ(rotated.load(), 1) << "round " << round;
+    EXPECT_EQ(already_used.load(), 31) << "round " << round;
+    EXPECT_EQ(other.load(), 0) << "round " << round;
+    int stored_next = 0;
+    for (int i = 0; i < 32; ++i) {
+      if (store().find_refresh_token(old_hash + "-next-" + std::to_string(i))) ++stored_next;
+    }
+    EXPECT_EQ(stored_next, 1) << "round " << round;
+  }
+}
+
+TEST_P(StoreTest, RevokeAccessTokenMarksOnlyThatTokenAndKeepsTheFirstTime) {
+  store().record_access_token({.jti = "at-1", .grant_id = "grant-1", .client_id = "c", .expires_at = kNow + 300,
+                               .revoked_at = 0});
+  store().record_access_token({.jti = "at-2", .grant_id = "grant-1", .client_id = "c", .expires_at = kNow + 300,
+                               .revoked_at = 0});
+  EXPECT_TRUE(store().revoke_access_token("at-1", kNow));
+  EXPECT_EQ(store().find_access_token("at-1")->revoked_at, kNow);
+  EXPECT_EQ(store().find_access_token("at-2")->revoked_at, 0);
+  EXPECT_TRUE(store().revoke_access_token("at-1", kNow + 50));  // idempotent
+  EXPECT_EQ(store().find_access_token("at-1")->revoked_at, kNow);
+  EXPECT_FALSE(store().revoke_access_token("at-unknown", kNow));
+  EXPECT_FALSE(store().find_access_token("at-unknown"));
+}
+
+// ---- device codes (RFC 8628) ----
+
+TEST_P(StoreTest, DeviceCodeRoundTripsEveryField) {
+  DeviceCode d = sample_device_code("dc-1", "uc-1");
+  d.interval = 10;
+  d.last_polled_at = kNow - 3;
+  d.status = "approved";
+  d.user_id = "user-1";
+  d.auth_time = kNow - 20;
+  store().put_device_code(d);
+  auto found = store().find_device_code("dc-1");
+  ASSERT_TRUE(found);
+  EXPECT_EQ(fields(*found), fields(d));
+  EXPECT_FALSE(store().find_device_code("dc-2"));
+}
+
+TEST_P(StoreTest, DuplicateDeviceCodeHashThrowsAndKeepsTheFirst) {
+  store().put_device_code(sample_device_code("dc-1", "uc-1"));
+  EXPECT_THROW(store().put_device_code(sample_device_code("dc-1", "uc-other")), StoreError);
+  EXPECT_EQ(store().find_device_code("dc-1")->user_code_hash, "uc-1");
+}
+
+TEST_P(StoreTest, ALiveUserCodeIsNotGivenToASecondDeviceCode) {
+  DeviceCode first = sample_device_code("dc-1", "uc-1", kNow);
+  store().put_device_code(first);
+  EXPECT_THROW(store().put_device_code(sample_device_code("dc-2", "uc-1", kNow + 1)), StoreError);
+  EXPECT_FALSE(store().find_device_code("dc-2"));
+  // Once the first one expired, its user code may be drawn again.
+  store().put_device_code(sample_device_code("dc-3", "uc-1", first.expires_at));
+  EXPECT_EQ(store().find_pending_device_code_by_user_code("uc-1", first.expires_at)->device_code_hash, "dc-3");
+}
+
+TEST_P(StoreTest, PendingDeviceCodeIsFoundByUserCodeUntilItExpires) {
+  DeviceCode d = sample_device_code("dc-1", "uc-1");
+  store().put_device_code(d);
+  auto found = store().find_pending_device_code_by_user_code("uc-1", kNow);
+  ASSERT_TRUE(found);
+  EXPECT_EQ(fields(*found), fields(d));
+  EXPECT_TRUE(store().find_pending_device_code_by_user_code("uc-1", d.expires_at - 1));
+  EXPECT_FALSE(store().find_pending_device_code_by_user_code("uc-1", d.expires_at));
+  EXPECT_FALSE(store().find_pending_device_code_by_user_code("uc-2", kNow));
+  EXPECT_FALSE(store().find_pending_device_code_by_user_code("dc-1", kNow));  // not by the device code
+}
+
+TEST_P(StoreTest, DecidedDeviceCodeIsNoLongerFoundByUserCode) {
+  store().put_device_code(sample_device_code("dc-1", "uc-1"));
+  store().put_device_code(sample_device_code("dc-2", "uc-2"));
+  ASSERT_TRUE(store().decide_device_code("uc-1", true, "user-1", kNow, kNow));
+  ASSERT_TRUE(store().decide_device_code("uc-2", false, "user-1", kNow, kNow));
+  EXPECT_FALSE(store().find_pending_device_code_by_user_code("uc-1", kNow));
+  EXPECT_FALSE(store().find_pending_device_code_by_user_code("uc-2", kNow));
+}
+
+TEST_P(StoreTest, UpdateDevicePollRecordsTimeAndInterval) {
+  store().put_device_code(sample_device_code("dc-1", "uc-1"));
+  store().put_device_code(sample_device_code("dc-2", "uc-2"));
+  store().update_device_poll("dc-1", kNow, 10);
+  auto d = store().find_device_code("dc-1");
+  EXPECT_EQ(d->last_polled_at, kNow);
+  EXPECT_EQ(d->interval, 10);
+  EXPECT_EQ(d->status, "pending");
+  store().update_device_poll("dc-1", kNow + 10, 15);
+  EXPECT_EQ(store().find_device_code("dc-1")->last_polled_at, kNow + 10);
+  EXPECT_EQ(store().find_device_code("dc-1")->interval, 15);
+  EXPECT_EQ(store().find_device_code("dc-2")->last_polled_at, 0);
+  EXPECT_EQ(store().find_device_code("dc-2")->interval, 5);
+  EXPECT_NO_THROW(store().update_device_poll("dc-unknown", kNow, 5));
+}
+
+TEST_P(StoreTest, ApprovingADeviceCodeRecordsTheUserOnce) {
+  store().put_device_code(sample_device_code("dc-1", "uc-1"));
+  EXPECT_TRUE(store().decide_device_code("uc-1", true, "user-1", kNow - 5, kNow));
+  auto d = store().find_device_code("dc-1");
+  EXPECT_EQ(d->status, "approved");
+  EXPECT_EQ(d->user_id, "user-1");
+  EXPECT_EQ(d->auth_time, kNow - 5);
+  // Decided once: neither a second approval (another user) nor a denial changes it.
+  EXPECT_FALSE(store().decide_device_code("uc-1", true, "user-2", kNow, kNow + 1));
+  EXPECT_FALSE(store().decide_device_code("uc-1", false, "user-2", kNow, kNow + 1));
+  d = store().find_device_code("dc-1");
+  EXPECT_EQ(d->status, "approved");
+  EXPECT_EQ(d->user_id, "user-1");
+}
+
+TEST_P(StoreTest, DenyingADeviceCodeIsFinal) {
+  store().put_device_code(sample_device_code("dc-1", "uc-1"));
+  EXPECT_TRUE(store().decide_device_code("uc-1", false, "user-1", kNow, kNow));
+  auto d = store().find_device_code("dc-1");
+  EXPECT_EQ(d->status, "denied");
+  EXPECT_EQ(d->user_id, "");
+  EXPECT_EQ(d->auth_time, 0);
+  EXPECT_FALSE(store().decide_device_code("uc-1", true, "user-1", kNow, kNow + 1));
+  EXPECT_EQ(store().find_device_code("dc-1")->status, "denied");
+  EXPECT_FALSE(store().consume_device_code("dc-1"));
+}
+
+TEST_P(StoreTest, AnExpiredOrUnknownDeviceCodeCannotBeDecided) {
+  DeviceCode d = sample_device_code("dc-1", "uc-1");
+  store().put_device_code(d);
+  EXPECT_FALSE(store().decide_device_code("uc-1", true, "user-1", kNow, d.expires_at));
+  EXPECT_FALSE(store().decide_device_code("uc-1", false, "user-1", kNow, d.expires_at + 100));
+  EXPECT_EQ(store().find_device_code("dc-1")->status, "pending");
+  EXPECT_FALSE(store().decide_device_code("uc-unknown", true, "user-1", kNow, kNow));
+  EXPECT_TRUE(store().decide_device_code("uc-1", true, "user-1", kNow, d.expires_at - 1));
+}
+
+TEST_P(StoreTest, OnlyAnApprovedDeviceCodeIsConsumedAndOnlyOnce) {
+  store().put_device_code(sample_device_code("dc-1", "uc-1"));
+  EXPECT_FALSE(store().consume_device_code("dc-1"));  // still pending
+  EXPECT_EQ(store().find_device_code("dc-1")->status, "pending");
+  ASSERT_TRUE(store().decide_device_code("uc-1", true, "user-1", kNow, kNow));
+  EXPECT_TRUE(store().consume_device_code("dc-1"));
+  EXPECT_FALSE(store().consume_device_code("dc-1"));
+  auto d = store().find_device_code("dc-1");
+  EXPECT_EQ(d->status, "consumed");
+  EXPECT_EQ(d->user_id, "user-1");
+  EXPECT_FALSE(store().consume_device_code("dc-unknown"));
+}
+
+TEST_P(StoreTest, ConcurrentDecisionsOnOneUserCodeExactlyOneWins) {
+  std::vector<Store*> stores = handles(4);
+  store().put_device_code(sample_device_code("dc-1", "uc-1"));
+  std::atomic<int> decided{0};
+  run_concurrently(16, [&](int i) {
+    Store& s = *stores[static_cast<std::size_t>(i) % stores.size()];
+    if (s.decide_device_code("uc-1", i % 2 == 0, "user-" + std::to_string(i), kNow, kNow)) ++decided;
+  });
+  EXPECT_EQ(decided.load(), 1);
+  EXPECT_NE(store().find_device_code("dc-1")->status, "pending");
+}
+
+TEST_P(StoreTest, ConcurrentConsumersOfOneDeviceCodeExactlyOneWins) {
+  std::vector<Store*> stores = handles(4);
+  for (int round = 0; round < 3; ++round) {
+    std::string n = std::to_string(round);
+    store().put_device_code(sample_device_code("dc-" + n, "uc-" + n));
+    ASSERT_TRUE(store().decide_device_code("uc-" + n, true, "user-1", kNow, kNow));
+    std::atomic<int> consumed{0};
+    run_concurrently(32, [&](int i) {
+      if (stores[static_cast<std::size_t>(i) % stores.size()]->consume_device_code("dc-" + n)) ++consumed;
+    });
+    EXPECT_EQ(consumed.load(), 1) << "round " << round;
+  }
+}
+
+// ---- key rotation ----
+
+TEST_P(StoreTest, RotateKeyRetiresTheActiveKeyAndTheNewOneIsActive) {
+  SigningKey first = sample_key("k1", kNow - 100);
+  ASSERT_TRUE(store().insert_key_if_none_active(first));
+  SigningKey second = sample_key("k2", kNow);
+  store().rotate_key(second, kNow);
+  SigningKey third = sample_key("k3", kNow + 10);
+  store().rotate_key(third, kNow + 10);
+
+  auto keys = store().list_keys();
+  ASSERT_EQ(keys.size(), 3u);
+  EXPECT_EQ(fields(keys[0]), fields(third));  // newest first, active
+  SigningKey second_retired = second;
+  second_retired.retired_at = kNow + 10;
+  EXPECT_EQ(fields(keys[1]), fields(second_retired));
+  SigningKey first_retired = first;
+  first_retired.retired_at = kNow;  // retired by the first rotation, not again by the second
+  EXPECT_EQ(fields(keys[2]), fields(first_retired));
+  EXPECT_FALSE(store().insert_key_if_none_active(sample_key("k4", kNow + 20)));
+}
+
+TEST_P(StoreTest, RotateKeyWithoutAnyKeyInsertsAnActiveOne) {
+  SigningKey next = sample_key("k1", kNow);
+  next.retired_at = kNow - 1;  // rotate_key makes `next` the active key whatever it carries
+  store().rotate_key(next, kNow);
+  auto keys = store().list_keys();
+  ASSERT_EQ(keys.size(), 1u);
+  EXPECT_EQ(keys[0].kid, "k1");
+  EXPECT_EQ(keys[0].retired_at, 0);
+}
+
+TEST_P(StoreTest, RotateKeyWithATakenKidThrowsAndKeepsTheActiveKey) {
+  ASSERT_TRUE(store().insert_key_if_none_active(sample_key("old", kNow - 200, kNow - 100)));
+  ASSERT_TRUE(store().insert_key_if_none_active(sample_key("k1", kNow - 50)));
+  EXPECT_THROW(store().rotate_key(sample_key("old", kNow), kNow), StoreError);
+  EXPECT_THROW(store().rotate_key(sample_key("k1", kNow), kNow), StoreError);
+  auto keys = store().list_keys();
+  ASSERT_EQ(keys.size(), 2u);
+  EXPECT_EQ(keys[0].kid, "k1");
+  EXPECT_EQ(keys[0].retired_at, 0);
+  EXPECT_EQ(keys[1].retired_at, kNow - 100);
+}
+
+TEST_P(StoreTest, ConcurrentKeyRotationsLeaveExactlyOneActiveKey) {
+  std::vector<Store*> stores = handles(4);
+  ASSERT_TRUE(store().insert_key_if_none_active(sample_key("k-first", kNow)));
+  std::atomic<int> failed{0};
+  run_concurrently(16, [&](int i) {
+    try {
+      stores[static_cast<std::size_t>(i) % stores.size()]->rotate_key(sample_key("k" + std::to_string(i), kNow + 1),
+                                                                      kNow + 1);
+    } catch (const StoreError&) {
+      ++failed;
+    }
+  });
+  EXPECT_EQ(failed.load(), 0);
+  auto keys = store().list_keys();
+  EXPECT_EQ(keys.size(), 17u);
+  EXPECT_EQ(std::count_if(keys.begin(), keys.end(), [](const SigningKey& k) { return k.retired_at == 0; }), 1);
+}
+
+TEST_P(StoreTest, DeleteKeyRemovesOnlyThatKey) {
+  ASSERT_TRUE(store().insert_key_if_none_active(sample_key("retired", kNow - 100, kNow - 10)));
+  ASSERT_TRUE(store().insert_key_if_none_active(sample_key("active", kNow)));
+  EXPECT_TRUE(store().delete_key("retired"));
+  EXPECT_FALSE(store().delete_key("retired"));
+  EXPECT_FALSE(store().delete_key("unknown"));
+  auto keys = store().list_keys();
+  ASSERT_EQ(keys.size(), 1u);
+  EXPECT_EQ(keys[0].kid, "active");
 }
 
 // ---- schema ----
