@@ -1,11 +1,11 @@
 #include "oauth/authorization_request.h"
 
 #include <boost/json.hpp>
-#include <boost/url/parse.hpp>
 #include <charconv>
 
 #include "oauth/pkce.h"
 #include "oauth/redirect_uri.h"
+#include "oauth/scopes.h"
 #include "util/strings.h"
 
 namespace latchkey::oauth {
@@ -49,6 +49,7 @@ std::string AuthorizationRequest::to_json() const {
   o["prompt"] = to_array(prompt);
   if (max_age) o["max_age"] = *max_age;
   if (!stale_session.empty()) o["stale_session"] = stale_session;
+  if (!device_user_code_hash.empty()) o["device_user_code_hash"] = device_user_code_hash;
   return boost::json::serialize(o);
 }
 
@@ -71,15 +72,9 @@ std::optional<AuthorizationRequest> AuthorizationRequest::from_json(std::string_
   r.prompt = from_array(o.if_contains("prompt"));
   if (auto* m = o.if_contains("max_age"); m && m->is_int64()) r.max_age = m->as_int64();
   r.stale_session = get_string(o, "stale_session");
-  if (r.client_id.empty() || r.redirect_uri.empty()) return std::nullopt;
+  r.device_user_code_hash = get_string(o, "device_user_code_hash");
+  if (r.client_id.empty() || (r.redirect_uri.empty() && r.device_user_code_hash.empty())) return std::nullopt;
   return r;
-}
-
-bool is_valid_scope_token(std::string_view token) {
-  if (token.empty()) return false;
-  for (unsigned char c : token)
-    if (c < 0x21 || c == 0x22 || c == 0x5C || c > 0x7E) return false;
-  return true;
 }
 
 namespace {
@@ -126,36 +121,18 @@ std::optional<OAuthError> check_response_type(CheckInput& in) {
 }
 
 std::optional<OAuthError> check_scope(CheckInput& in) {
-  auto scopes = util::split_spaces(in.params.get_or("scope"));
+  auto scopes = requested_scopes(in.params.get_or("scope"), in.client);
+  if (!scopes) return scopes.error();
   // RFC 6749 §3.3: with no scope the server either uses a default or fails; we fail, clearly.
-  if (scopes.empty()) return error(ErrorCode::invalid_scope, "scope is required");
-  for (const auto& s : scopes) {
-    if (!is_valid_scope_token(s)) return error(ErrorCode::invalid_scope, "scope contains invalid characters");
-    if (!util::contains(in.client.scopes, s))
-      return error(ErrorCode::invalid_scope, "scope '" + s + "' is not allowed for this client");
-  }
-  std::vector<std::string> unique;
-  for (auto& s : scopes)
-    if (!util::contains(unique, s)) unique.push_back(std::move(s));
-  in.out.scopes = std::move(unique);
+  if (scopes->empty()) return error(ErrorCode::invalid_scope, "scope is required");
+  in.out.scopes = std::move(*scopes);
   return std::nullopt;
 }
 
 std::optional<OAuthError> check_audience(CheckInput& in) {
-  std::vector<std::string> requested = util::split_spaces(in.params.get_or("audience"));
-  for (const auto& [name, value] : in.params.entries()) {
-    if (name != "resource") continue;
-    // RFC 8707 §2: an absolute URI without a fragment.
-    auto u = boost::urls::parse_absolute_uri(value);
-    if (!u || u->has_fragment())
-      return error(ErrorCode::invalid_target, "resource must be an absolute URI without a fragment");
-    requested.push_back(value);
-  }
-  for (const auto& aud : requested) {
-    if (!util::contains(in.client.audiences, aud))
-      return error(ErrorCode::invalid_target, "audience '" + aud + "' is not allowed for this client");
-    if (!util::contains(in.out.audiences, aud)) in.out.audiences.push_back(aud);
-  }
+  auto audiences = requested_audiences(in.params, in.client);
+  if (!audiences) return audiences.error();
+  in.out.audiences = std::move(*audiences);
   return std::nullopt;
 }
 

@@ -30,6 +30,11 @@ struct AuthorizationRequest {
   // prompt=login: the hash of the session that existed when the request arrived. That session
   // does not count as a login for this request, even if made in the same second.
   std::string stale_session;
+  // Set when the request is a device authorization being approved on the device page (RFC 8628
+  // §3.3): finishing approves that device code instead of redirecting with a code.
+  std::string device_user_code_hash;
+
+  bool is_device() const { return !device_user_code_hash.empty(); }
 
   bool has_prompt(std::string_view p) const;
   std::string to_json() const;
@@ -51,8 +56,5 @@ struct ValidatedAuthorization {
 
 std::expected<ValidatedAuthorization, AuthorizeFailure> validate_authorization_request(
     const util::Params& params, store::ClientStore& clients, const ProviderConfig& config);
-
-// RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ).
-bool is_valid_scope_token(std::string_view token);
 
 }  // namespace latchkey::oauth

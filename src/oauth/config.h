@@ -15,9 +15,12 @@ struct ProviderConfig {
   std::int64_t code_ttl = 600;               // seed 003: codes live 10 minutes
   std::int64_t access_token_ttl = 900;
   std::int64_t id_token_ttl = 3600;
-  std::int64_t refresh_token_ttl = 30 * 24 * 3600;  // absolute lifetime of a grant's refresh tokens
+  std::int64_t refresh_token_ttl = 30 * 24 * 3600;       // absolute lifetime of a grant's refresh tokens
+  std::int64_t refresh_token_idle_ttl = 14 * 24 * 3600;  // a refresh token unused this long expires
   std::int64_t session_ttl = 8 * 3600;
   std::int64_t interaction_ttl = 600;        // time to finish login and consent
+  std::int64_t device_code_ttl = 600;        // RFC 8628 §3.2 expires_in
+  std::int64_t device_poll_interval = 5;     // RFC 8628 §3.2 interval (seconds)
 
   // Access tokens name this audience when the client asks for none (RFC 9068 §3 needs a default).
   // Empty means the issuer itself.

@@ -21,12 +21,21 @@ boost::json::object build_metadata(const ProviderConfig& config) {
   m["authorization_endpoint"] = iss + "/authorize";
   m["token_endpoint"] = iss + "/token";
   m["jwks_uri"] = iss + "/jwks";
+  m["userinfo_endpoint"] = iss + "/userinfo";
+  m["revocation_endpoint"] = iss + "/revoke";
+  m["introspection_endpoint"] = iss + "/introspect";
+  m["device_authorization_endpoint"] = iss + "/device_authorization";
+  m["end_session_endpoint"] = iss + "/logout";
   m["response_types_supported"] = strings({"code"});
   m["response_modes_supported"] = strings({"query"});
-  m["grant_types_supported"] = strings({"authorization_code"});
+  m["grant_types_supported"] = strings({"authorization_code", "refresh_token", "client_credentials",
+                                        "urn:ietf:params:oauth:grant-type:device_code"});
   m["subject_types_supported"] = strings({"public"});
   m["id_token_signing_alg_values_supported"] = strings({config.signing_alg});
   m["token_endpoint_auth_methods_supported"] = strings({"client_secret_basic", "client_secret_post", "none"});
+  m["revocation_endpoint_auth_methods_supported"] = strings({"client_secret_basic", "client_secret_post", "none"});
+  // RFC 7662 §2.1: introspection needs real client authentication; public clients are refused.
+  m["introspection_endpoint_auth_methods_supported"] = strings({"client_secret_basic", "client_secret_post"});
   m["code_challenge_methods_supported"] =
       config.allow_plain_pkce ? strings({"S256", "plain"}) : strings({"S256"});
   m["scopes_supported"] = strings({"openid", "profile", "email", "offline_access"});

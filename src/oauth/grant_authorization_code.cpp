@@ -58,7 +58,7 @@ GrantResult grant_authorization_code(Context& ctx, const util::Params& form, con
   ctx.store.put_grant(grant);
 
   TokenSubject subject{auth.client, &*user, c.grant_id, c.scopes, c.audiences, c.nonce, c.auth_time,
-                       should_issue_refresh_token(auth.client, c.scopes), grant.expires_at};
+                       should_issue_refresh_token(auth.client, c.scopes), grant.expires_at, std::nullopt};
   return token_response_body(issue_tokens(ctx, subject));
 }
 

@@ -13,6 +13,11 @@ namespace latchkey::oauth {
 using GrantResult = std::expected<boost::json::object, OAuthError>;
 using GrantHandler = GrantResult (*)(Context& ctx, const util::Params& form, const AuthenticatedClient& client);
 
+inline constexpr std::string_view kDeviceCodeGrantType = "urn:ietf:params:oauth:grant-type:device_code";
+
 GrantResult grant_authorization_code(Context& ctx, const util::Params& form, const AuthenticatedClient& client);
+GrantResult grant_refresh_token(Context& ctx, const util::Params& form, const AuthenticatedClient& client);
+GrantResult grant_client_credentials(Context& ctx, const util::Params& form, const AuthenticatedClient& client);
+GrantResult grant_device_code(Context& ctx, const util::Params& form, const AuthenticatedClient& client);
 
 }  // namespace latchkey::oauth

@@ -68,9 +68,16 @@ Response consent_page(Context& ctx, const LoadedInteraction& in, const std::stri
   return consent_page_response(page);
 }
 
-// Both settled: the interaction is spent, the code goes to the client.
+// Both settled: the interaction is spent; the code goes to the client, or the device is approved.
 Response finish(Context& ctx, const LoadedInteraction& in, const store::Session& session) {
   ctx.store.delete_interaction(in.record.id_hash);
+  if (in.request.is_device()) {
+    if (!ctx.store.decide_device_code(in.request.device_user_code_hash, true, session.user_id, session.auth_time,
+                                      ctx.clock.now()))
+      return error_page_response(400, "This code has expired", "Start again on your device to get a new code.");
+    return message_page_response(200, "Device connected",
+                                 "You allowed " + display_name(in.client) + ". Return to your device; you can close this window.");
+  }
   return issue_code_redirect(ctx, in.request, session);
 }
 
@@ -156,6 +163,11 @@ Response handle_interaction_consent(Context& ctx, const Request& req, std::strin
   auto decision = form->get_or("decision");
   if (decision == "deny") {
     ctx.store.delete_interaction(in->record.id_hash);
+    if (in->request.is_device()) {
+      ctx.store.decide_device_code(in->request.device_user_code_hash, false, session->user_id, session->auth_time,
+                                   ctx.clock.now());
+      return message_page_response(200, "Access denied", "The device was not connected. You can close this window.");
+    }
     return authorization_error_redirect(in->request.redirect_uri,
                                         error(ErrorCode::access_denied, "the user denied the request"),
                                         in->request.state, ctx.config.issuer);

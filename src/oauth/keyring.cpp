@@ -13,17 +13,12 @@ KeyRing::KeyRing(store::KeyStore& store, std::string kek) : store_(store), kek_(
   }
 }
 
-bool KeyRing::ensure_signing_key(jose::Algorithm alg, util::Random& random, const util::Clock& clock) {
-  // Most starts find a key already; checking first avoids generating one (RSA takes ~100 ms) for
-  // nothing. The check is only an optimisation: the insert below is what is atomic.
-  for (const auto& existing : store_.list_keys()) {
-    if (existing.retired_at == 0) return false;
-  }
+store::SigningKey KeyRing::new_key_record(jose::Algorithm alg, util::Random& random, const util::Clock& clock) const {
   auto key = jose::SigningKeyPair::generate(alg);
   // kid = RFC 7638 thumbprint: unique per key without coordination between processes, stable,
   // reveals nothing, and any verifier (jwcrypto, jose, ...) can recompute it from the JWKS.
   std::string kid = key.thumbprint();
-  store::SigningKey record{
+  return store::SigningKey{
       .kid = kid,
       .alg = std::string(jose::to_string(alg)),
       // The kid is the AAD: a sealed key copied into another row does not unseal there.
@@ -32,7 +27,45 @@ bool KeyRing::ensure_signing_key(jose::Algorithm alg, util::Random& random, cons
       .created_at = clock.now(),
       .retired_at = 0,
   };
-  return store_.insert_key_if_none_active(record);
+}
+
+bool KeyRing::ensure_signing_key(jose::Algorithm alg, util::Random& random, const util::Clock& clock) {
+  // Most starts find a key already; checking first avoids generating one (RSA takes ~100 ms) for
+  // nothing. The check is only an optimisation: the insert below is what is atomic.
+  for (const auto& existing : store_.list_keys()) {
+    if (existing.retired_at == 0) return false;
+  }
+  return store_.insert_key_if_none_active(new_key_record(alg, random, clock));
+}
+
+std::string KeyRing::rotate(jose::Algorithm alg, util::Random& random, const util::Clock& clock) {
+  auto record = new_key_record(alg, random, clock);
+  store_.rotate_key(record, clock.now());
+  return record.kid;
+}
+
+std::vector<std::string> KeyRing::prune(const util::Clock& clock, std::int64_t max_token_lifetime) {
+  std::vector<std::string> removed;
+  const auto now = clock.now();
+  for (const auto& k : store_.list_keys()) {
+    // A retired key signed nothing after retired_at; once the longest-lived token it could have
+    // signed has expired, no one needs it to verify anything.
+    if (k.retired_at != 0 && now >= k.retired_at + max_token_lifetime && store_.delete_key(k.kid))
+      removed.push_back(k.kid);
+  }
+  return removed;
+}
+
+void KeyRing::reload_if_changed() {
+  std::string fingerprint;
+  for (const auto& k : store_.list_keys()) fingerprint += k.kid + ":" + std::to_string(k.retired_at) + ";";
+  {
+    std::lock_guard lock(reload_mutex_);
+    if (fingerprint == loaded_fingerprint_ && snapshot_.load()) return;
+  }
+  reload();
+  std::lock_guard lock(reload_mutex_);
+  loaded_fingerprint_ = fingerprint;
 }
 
 void KeyRing::reload() {

@@ -3,6 +3,7 @@
 // kept sealed in the KeyStore under a key-encryption key, unsealed into memory by reload().
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,17 @@ class KeyRing {
   // processes starting together create one key. Returns true when it created one.
   bool ensure_signing_key(jose::Algorithm alg, util::Random& random, const util::Clock& clock);
 
+  // Makes a new key of `alg` the active one in one store transaction; the previous key stays
+  // published (retired) so tokens it signed keep validating. Returns the new kid. Instances pick
+  // it up on their next reload_if_changed().
+  std::string rotate(jose::Algorithm alg, util::Random& random, const util::Clock& clock);
+
+  // Deletes retired keys older than the longest token lifetime; returns their kids.
+  std::vector<std::string> prune(const util::Clock& clock, std::int64_t max_token_lifetime);
+
+  // Reloads only when the stored key list changed (cheap enough to call every few seconds).
+  void reload_if_changed();
+
   // Loads and unseals every key. Throws std::runtime_error with a clear message (wrong
   // key-encryption key, no active key, unreadable key); the previous snapshot stays in use then.
   void reload();
@@ -42,8 +54,12 @@ class KeyRing {
   std::shared_ptr<const KeySnapshot> snapshot() const { return snapshot_.load(); }
 
  private:
+  store::SigningKey new_key_record(jose::Algorithm alg, util::Random& random, const util::Clock& clock) const;
+
   store::KeyStore& store_;
   std::string kek_;
+  std::mutex reload_mutex_;
+  std::string loaded_fingerprint_;
   std::atomic<std::shared_ptr<const KeySnapshot>> snapshot_;
 };
 

@@ -123,6 +123,34 @@ Response error_page_response(int status, std::string_view title, std::string_vie
   return html_response(status, layout(title, body));
 }
 
+Response message_page_response(int status, std::string_view title, std::string_view message) {
+  std::string body = "<h1>" + html_escape(title) + "</h1><p>" + html_escape(message) + "</p>";
+  return html_response(status, layout(title, body));
+}
+
+Response device_page_response(const DevicePage& page, int status) {
+  std::string body = "<h1>Connect a device</h1><p class=\"muted\">Enter the code shown on your device.</p>";
+  if (!page.error.empty()) body += "<div class=\"error\" role=\"alert\">" + html_escape(page.error) + "</div>";
+  body += "<form method=\"post\" action=\"" + html_escape(page.action) + "\">";
+  body += "<input type=\"hidden\" name=\"csrf\" value=\"" + html_escape(page.csrf) + "\">";
+  body += "<label for=\"user_code\">Code</label><input type=\"text\" id=\"user_code\" name=\"user_code\" "
+          "autocomplete=\"off\" autocapitalize=\"characters\" spellcheck=\"false\" required autofocus "
+          "placeholder=\"XXXX-XXXX\" value=\"" + html_escape(page.user_code) + "\">";
+  body += "<button class=\"primary\" type=\"submit\">Continue</button></form>";
+  return html_response(status, layout("Connect a device", body));
+}
+
+Response confirm_page_response(std::string_view title, std::string_view message, std::string_view action,
+                               const std::vector<std::pair<std::string, std::string>>& fields,
+                               std::string_view button) {
+  std::string body = "<h1>" + html_escape(title) + "</h1><p>" + html_escape(message) + "</p>";
+  body += "<form method=\"post\" action=\"" + html_escape(action) + "\">";
+  for (const auto& [name, value] : fields)
+    body += "<input type=\"hidden\" name=\"" + html_escape(name) + "\" value=\"" + html_escape(value) + "\">";
+  body += "<button class=\"primary\" type=\"submit\">" + html_escape(button) + "</button></form>";
+  return html_response(200, layout(title, body));
+}
+
 Response stylesheet_response() {
   Response r;
   r.set_header("Content-Type", "text/css; charset=utf-8");

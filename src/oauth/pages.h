@@ -30,6 +30,20 @@ struct ConsentPage {
 Response login_page_response(const LoginPage& page, int status = 200);
 Response consent_page_response(const ConsentPage& page);
 Response error_page_response(int status, std::string_view title, std::string_view message);
+Response message_page_response(int status, std::string_view title, std::string_view message);
+
+struct DevicePage {
+  std::string action;
+  std::string csrf;
+  std::string user_code;  // pre-filled from verification_uri_complete
+  std::string error;
+};
+Response device_page_response(const DevicePage& page, int status = 200);
+
+// A page with a single button that posts `fields` to `action` (logout confirmation).
+Response confirm_page_response(std::string_view title, std::string_view message, std::string_view action,
+                               const std::vector<std::pair<std::string, std::string>>& fields,
+                               std::string_view button);
 Response stylesheet_response();
 
 // Plain words for what a scope allows (consent pages).

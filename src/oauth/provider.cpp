@@ -39,7 +39,10 @@ const ProviderConfig& Provider::config() const { return impl_->config; }
 
 namespace {
 
-bool is_json_endpoint(std::string_view path) { return path == "/token"; }
+bool is_json_endpoint(std::string_view path) {
+  return path == "/token" || path == "/revoke" || path == "/introspect" || path == "/userinfo" ||
+         path == "/device_authorization";
+}
 
 Response route(Context& ctx, const Request& req) {
   const std::string& p = req.path;
@@ -48,6 +51,12 @@ Response route(Context& ctx, const Request& req) {
   if (p == "/.well-known/openid-configuration" || p == "/.well-known/oauth-authorization-server")
     return handle_discovery(ctx, req);
   if (p == "/jwks") return handle_jwks(ctx, req);
+  if (p == "/device_authorization") return handle_device_authorization(ctx, req);
+  if (p == "/device") return handle_device_page(ctx, req);
+  if (p == "/revoke") return handle_revocation(ctx, req);
+  if (p == "/introspect") return handle_introspection(ctx, req);
+  if (p == "/userinfo") return handle_userinfo(ctx, req);
+  if (p == "/logout") return handle_end_session(ctx, req);
   if (p == "/assets/latchkey.css") return stylesheet_response();
   constexpr std::string_view kInteraction = "/interaction/";
   if (p.starts_with(kInteraction)) {

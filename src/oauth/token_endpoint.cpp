@@ -10,8 +10,11 @@
 namespace latchkey::oauth {
 namespace {
 
-constexpr std::array<std::pair<std::string_view, GrantHandler>, 1> kGrants{{
+constexpr std::array<std::pair<std::string_view, GrantHandler>, 4> kGrants{{
     {"authorization_code", grant_authorization_code},
+    {"refresh_token", grant_refresh_token},
+    {"client_credentials", grant_client_credentials},
+    {kDeviceCodeGrantType, grant_device_code},
 }};
 
 GrantHandler find_grant(std::string_view type) {
@@ -33,37 +36,46 @@ std::expected<util::Params, OAuthError> read_form_body(const Request& req) {
   return std::move(*params);
 }
 
-Response handle_token(Context& ctx, const Request& req) {
+std::expected<ClientRequest, Response> read_client_request(Context& ctx, const Request& req) {
   if (req.method != "POST") {
     // RFC 6749 §3.2: "The client MUST use the HTTP POST method".
-    Response r = token_error_response(error(ErrorCode::invalid_request, "the token endpoint accepts only POST", 405));
+    Response r = token_error_response(error(ErrorCode::invalid_request, "this endpoint accepts only POST", 405));
     r.set_header("Allow", "POST");
-    return r;
+    return std::unexpected(std::move(r));
   }
   // RFC 6749 §2.3.1: client credentials "MUST NOT be included in the request URI"; we refuse any
   // parameter there, so secrets in URLs (and so in logs) fail loudly.
   if (!req.query.empty())
-    return token_error_response(error(ErrorCode::invalid_request, "send parameters in the body, not the URL"));
+    return std::unexpected(token_error_response(error(ErrorCode::invalid_request, "send parameters in the body, not the URL")));
   auto form = read_form_body(req);
-  if (!form) return token_error_response(form.error());
+  if (!form) return std::unexpected(token_error_response(form.error()));
   // RFC 6749 §3.2: "Request and response parameters MUST NOT be included more than once."
-  if (auto dup = form->first_duplicate())
-    return token_error_response(error(ErrorCode::invalid_request, "parameter '" + *dup + "' is included more than once"));
-
+  for (const auto& [name, value] : form->entries())
+    if (name != "resource" && form->count(name) > 1)
+      return std::unexpected(
+          token_error_response(error(ErrorCode::invalid_request, "parameter '" + name + "' is included more than once")));
   auto client = authenticate_client(req, *form, ctx.store);
-  if (!client) return token_error_response(client.error().error, client.error().basic_auth_used);
+  if (!client) return std::unexpected(token_error_response(client.error().error, client.error().basic_auth_used));
+  return ClientRequest{std::move(*form), std::move(*client)};
+}
 
-  auto grant_type = form->get_or("grant_type");
+Response handle_token(Context& ctx, const Request& req) {
+  auto request = read_client_request(ctx, req);
+  if (!request) return std::move(request.error());
+  const util::Params& form = request->form;
+  const AuthenticatedClient& client = request->client;
+
+  auto grant_type = form.get_or("grant_type");
   if (grant_type.empty()) return token_error_response(error(ErrorCode::invalid_request, "grant_type is required"));
   GrantHandler handler = find_grant(grant_type);
   if (!handler)
     return token_error_response(
         error(ErrorCode::unsupported_grant_type, "grant_type '" + grant_type + "' is not supported"));
-  if (!util::contains(client->client.grant_types, grant_type))
+  if (!util::contains(client.client.grant_types, grant_type))
     return token_error_response(
         error(ErrorCode::unauthorized_client, "this client may not use grant_type " + grant_type));
 
-  auto result = handler(ctx, *form, *client);
+  auto result = handler(ctx, form, client);
   if (!result) return token_error_response(result.error());
   return json_response(200, *result);
 }

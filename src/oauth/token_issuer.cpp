@@ -6,6 +6,12 @@
 
 namespace latchkey::oauth {
 
+std::int64_t refresh_token_expiry(const ProviderConfig& config, std::int64_t now, std::int64_t grant_expires_at) {
+  std::int64_t expires = now + config.refresh_token_idle_ttl;
+  if (grant_expires_at != 0 && grant_expires_at < expires) expires = grant_expires_at;
+  return expires;
+}
+
 bool should_issue_refresh_token(const store::Client& client, const std::vector<std::string>& scopes) {
   return util::contains(scopes, "offline_access") && util::contains(client.grant_types, "refresh_token");
 }
@@ -73,11 +79,12 @@ IssuedTokens issue_tokens(Context& ctx, const TokenSubject& s) {
     out.id_token = jose::sign_jwt(key.key, key.kid, "JWT", id);
   }
 
-  if (s.issue_refresh_token && !s.grant_id.empty()) {
+  if (s.rotated_refresh_token) {
+    out.refresh_token = *s.rotated_refresh_token;
+  } else if (s.issue_refresh_token && !s.grant_id.empty()) {
     std::string token = ctx.random.token(32);
-    std::int64_t expires = now + ctx.config.refresh_token_ttl;
-    if (s.refresh_expires_at != 0 && s.refresh_expires_at < expires) expires = s.refresh_expires_at;
-    ctx.store.put_refresh_token(store::RefreshToken{util::secret_hash(token), s.grant_id, now, expires, 0});
+    ctx.store.put_refresh_token(store::RefreshToken{util::secret_hash(token), s.grant_id, now,
+                                                    refresh_token_expiry(ctx.config, now, s.refresh_expires_at), 0});
     out.refresh_token = std::move(token);
   }
   return out;

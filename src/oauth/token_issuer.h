@@ -21,6 +21,9 @@ struct TokenSubject {
   std::int64_t auth_time = 0;
   bool issue_refresh_token = false;
   std::int64_t refresh_expires_at = 0;  // absolute end of the grant's refresh tokens
+  // A refresh token already stored by the caller (rotation stores it atomically with the old
+  // token's retirement); returned as is instead of minting one.
+  std::optional<std::string> rotated_refresh_token;
 };
 
 struct IssuedTokens {
@@ -37,6 +40,10 @@ IssuedTokens issue_tokens(Context& ctx, const TokenSubject& subject);
 
 // RFC 6749 §5.1 success body.
 boost::json::object token_response_body(const IssuedTokens& tokens);
+
+// A refresh token lives until the idle lifetime passes without use, and never past the grant's
+// absolute end (RFC 9700 §4.14.2 "refresh tokens ... expire if not used for some time").
+std::int64_t refresh_token_expiry(const ProviderConfig& config, std::int64_t now, std::int64_t grant_expires_at);
 
 // Whether the client gets a refresh token for these scopes: offline_access granted
 // (OIDC Core §11) and the refresh_token grant allowed for the client.

@@ -19,10 +19,9 @@ TEST_F(ProviderTest, DiscoveryIsCompleteAndTruthful) {
     EXPECT_EQ(boost::json::serialize(m.at("subject_types_supported")), R"(["public"])");
     EXPECT_TRUE(m.at("authorization_response_iss_parameter_supported").as_bool());
     EXPECT_FALSE(m.at("request_uri_parameter_supported").as_bool());
-    // Nothing advertised that is not built yet.
-    EXPECT_FALSE(m.contains("userinfo_endpoint"));
-    EXPECT_FALSE(m.contains("revocation_endpoint"));
-    EXPECT_EQ(boost::json::serialize(m.at("grant_types_supported")), R"(["authorization_code"])");
+    // Nothing advertised that is not built.
+    EXPECT_FALSE(m.contains("registration_endpoint"));
+    EXPECT_FALSE(m.contains("pushed_authorization_request_endpoint"));
   }
 }
 

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "oauth/authorization_request.h"
+#include "oauth/scopes.h"
 #include "oauth/pkce.h"
 #include "oauth/redirect_uri.h"
 

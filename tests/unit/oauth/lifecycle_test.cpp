@@ -1,0 +1,455 @@
+// Token lifecycle: refresh rotation (RFC 6749 §6, RFC 9700 §4.14), client_credentials (§4.4),
+// device flow (RFC 8628), revocation (RFC 7009), introspection (RFC 7662), userinfo (OIDC §5.3,
+// RFC 6750), RP-initiated logout, key rotation.
+#include "harness.h"
+
+namespace latchkey::test {
+namespace {
+
+using Params = std::vector<std::pair<std::string, std::string>>;
+
+class LifecycleTest : public ProviderTest {
+ protected:
+  void SetUp() override {
+    ProviderTest::SetUp();
+    add_client("api", false, {"https://api.example.com/unused"}, {"client_credentials"});
+    add_client("tv", true, {"https://tv.example.com/unused"},
+               {"urn:ietf:params:oauth:grant-type:device_code", "refresh_token"});
+  }
+
+  boost::json::object login_tokens(const std::string& scope = "openid profile email offline_access") {
+    auto r = exchange(obtain_code(authorize_params("web", scope)));
+    EXPECT_EQ(r.status, 200) << r.body;
+    return json(r);
+  }
+  oauth::Response refresh(const std::string& rt, const std::string& client = "web", Params extra = {}) {
+    Params p{{"grant_type", "refresh_token"}, {"refresh_token", rt}};
+    for (auto& e : extra) p.push_back(e);
+    return token(p, {{"authorization", basic(client, kSecret)}});
+  }
+  oauth::Response client_post(const std::string& path, const Params& p, const std::string& client = "web") {
+    auto saved = cookies;
+    cookies.clear();
+    auto r = post_form(path, form(p), {{"authorization", basic(client, kSecret)}});
+    cookies = saved;
+    return r;
+  }
+  bool introspect_active(const std::string& token) {
+    auto r = client_post("/introspect", {{"token", token}});
+    EXPECT_EQ(r.status, 200) << r.body;
+    return json(r).at("active").as_bool();
+  }
+  oauth::Response userinfo(const std::string& at) {
+    return send(oauth::Request{"GET", "/userinfo", {}, {{"authorization", "Bearer " + at}}, {}, "1"});
+  }
+  static std::string str(const boost::json::object& o, const char* k) { return std::string(o.at(k).as_string()); }
+};
+
+// --- refresh_token ------------------------------------------------------------------------
+
+TEST_F(LifecycleTest, RefreshRotatesTheToken) {
+  auto first = login_tokens();
+  auto r = refresh(str(first, "refresh_token"));
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto second = json(r);
+  EXPECT_NE(str(second, "refresh_token"), str(first, "refresh_token"));
+  EXPECT_NE(str(second, "access_token"), str(first, "access_token"));
+  EXPECT_EQ(refresh(str(second, "refresh_token")).status, 200);
+}
+
+TEST_F(LifecycleTest, ReusingARotatedTokenRevokesTheWholeGrant) {
+  auto first = login_tokens();
+  auto second = json(refresh(str(first, "refresh_token")));
+  EXPECT_TRUE(introspect_active(str(second, "access_token")));
+  auto reuse = refresh(str(first, "refresh_token"));
+  EXPECT_EQ(reuse.status, 400);
+  EXPECT_EQ(error_of(reuse), "invalid_grant");
+  // The legitimate holder's newer tokens die too: the grant is revoked.
+  EXPECT_EQ(error_of(refresh(str(second, "refresh_token"))), "invalid_grant");
+  EXPECT_FALSE(introspect_active(str(second, "access_token")));
+  EXPECT_FALSE(introspect_active(str(first, "access_token")));
+}
+
+TEST_F(LifecycleTest, RefreshMayNarrowButNeverWidenScope) {
+  auto first = login_tokens("openid profile offline_access");
+  auto narrowed = refresh(str(first, "refresh_token"), "web", {{"scope", "openid"}});
+  ASSERT_EQ(narrowed.status, 200);
+  EXPECT_EQ(json(narrowed).at("scope").as_string(), "openid");
+  auto wider = refresh(str(json(narrowed), "refresh_token"), "web", {{"scope", "openid email"}});
+  EXPECT_EQ(error_of(wider), "invalid_scope");
+}
+
+TEST_F(LifecycleTest, OnlyTheClientOfTheGrantMayRefresh) {
+  add_client("web2", false, {"https://app.example.com/cb"});
+  auto first = login_tokens();
+  EXPECT_EQ(error_of(refresh(str(first, "refresh_token"), "web2")), "invalid_grant");
+  EXPECT_EQ(refresh(str(first, "refresh_token")).status, 200);  // untouched by the attempt
+}
+
+TEST_F(LifecycleTest, IdleAndAbsoluteLifetimes) {
+  auto first = login_tokens();
+  clock.advance(config.refresh_token_idle_ttl);
+  EXPECT_EQ(error_of(refresh(str(first, "refresh_token"))), "invalid_grant");
+}
+
+TEST_F(LifecycleTest, AbsoluteLifetimeCapsRotation) {
+  config.refresh_token_ttl = 100;
+  config.refresh_token_idle_ttl = 80;
+  make_provider();
+  auto t = login_tokens();
+  clock.advance(60);
+  auto r = refresh(str(t, "refresh_token"));
+  ASSERT_EQ(r.status, 200);
+  clock.advance(50);  // within the idle window of the new token, past the grant's end
+  EXPECT_EQ(error_of(refresh(str(json(r), "refresh_token"))), "invalid_grant");
+}
+
+TEST_F(LifecycleTest, RefreshedIdTokenKeepsAuthTimeAndHasNoNonce) {
+  auto first = login_tokens();
+  clock.advance(30);
+  auto second = json(refresh(str(first, "refresh_token")));
+  auto id1 = verified_claims(str(first, "id_token"));
+  auto id2 = verified_claims(str(second, "id_token"));
+  EXPECT_EQ(id2.at("auth_time"), id1.at("auth_time"));
+  EXPECT_FALSE(id2.contains("nonce"));
+  EXPECT_EQ(id2.at("iat").as_int64(), clock.now());
+}
+
+TEST_F(LifecycleTest, RefreshErrors) {
+  EXPECT_EQ(error_of(refresh("")), "invalid_request");
+  EXPECT_EQ(error_of(refresh("unknown")), "invalid_grant");
+  EXPECT_EQ(error_of(refresh(std::string(2000, 'x'))), "invalid_grant");
+}
+
+// --- client_credentials -------------------------------------------------------------------
+
+TEST_F(LifecycleTest, ClientCredentialsForConfidentialClients) {
+  auto r = client_post("/token", {{"grant_type", "client_credentials"}, {"scope", "read"}, {"audience", "https://api.example.com"}},
+                       "api");
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto body = json(r);
+  EXPECT_FALSE(body.contains("refresh_token"));
+  EXPECT_FALSE(body.contains("id_token"));
+  auto at = verified_claims(str(body, "access_token"));
+  EXPECT_EQ(at.at("sub").as_string(), "api");
+  EXPECT_EQ(at.at("aud").as_string(), "https://api.example.com");
+  EXPECT_EQ(at.at("scope").as_string(), "read");
+  EXPECT_TRUE(introspect_active(str(body, "access_token")));
+}
+
+TEST_F(LifecycleTest, ClientCredentialsRules) {
+  EXPECT_EQ(error_of(client_post("/token", {{"grant_type", "client_credentials"}, {"scope", "openid"}}, "api")),
+            "invalid_scope");
+  EXPECT_EQ(error_of(client_post("/token", {{"grant_type", "client_credentials"}, {"scope", "admin"}}, "api")),
+            "invalid_scope");
+  EXPECT_EQ(error_of(client_post("/token", {{"grant_type", "client_credentials"}, {"resource", "https://x.example"}}, "api")),
+            "invalid_target");
+  add_client("pubcc", true, {"https://p.example.com/cb"}, {"client_credentials"});
+  auto r = token({{"grant_type", "client_credentials"}, {"client_id", "pubcc"}});
+  EXPECT_EQ(error_of(r), "unauthorized_client");
+  EXPECT_EQ(error_of(client_post("/token", {{"grant_type", "client_credentials"}})), "unauthorized_client");  // web may not
+}
+
+// --- device flow --------------------------------------------------------------------------
+
+class DeviceFlowTest : public LifecycleTest {
+ protected:
+  boost::json::object start(const std::string& scope = "openid offline_access") {
+    auto saved = cookies;
+    cookies.clear();
+    auto d = post_form("/device_authorization", form({{"client_id", "tv"}, {"scope", scope}}));
+    cookies = saved;
+    EXPECT_EQ(d.status, 200) << d.body;
+    return json(d);
+  }
+  oauth::Response poll(const std::string& device_code) {
+    return token({{"grant_type", "urn:ietf:params:oauth:grant-type:device_code"}, {"device_code", device_code},
+                  {"client_id", "tv"}});
+  }
+  // The user's side: device page, code, login, consent.
+  oauth::Response approve(const std::string& user_code, const std::string& decision = "allow") {
+    auto page = get("/device");
+    auto r = post_form("/device", form({{"csrf", hidden_field(page.body, "csrf")}, {"user_code", user_code}}));
+    if (r.status != 303) return r;
+    std::string interaction = location(r);
+    r = get(interaction);
+    if (r.body.find("name=\"password\"") != std::string::npos) {
+      r = post_form(interaction + "/login",
+                    form({{"csrf", hidden_field(r.body, "csrf")}, {"username", "alice"}, {"password", "correct horse"}}));
+      r = get(interaction);
+    }
+    return post_form(interaction + "/consent", form({{"csrf", hidden_field(r.body, "csrf")}, {"decision", decision}}));
+  }
+};
+
+TEST_F(DeviceFlowTest, AuthorizationResponseHasEverything) {
+  auto d = start();
+  std::string user_code = str(d, "user_code");
+  ASSERT_EQ(user_code.size(), 9u);
+  EXPECT_EQ(user_code[4], '-');
+  for (char c : user_code)
+    if (c != '-') {
+      EXPECT_NE(std::string_view("BCDFGHJKLMNPQRSTVWXZ").find(c), std::string_view::npos) << c;
+    }
+  EXPECT_EQ(str(d, "verification_uri"), config.issuer + "/device");
+  EXPECT_EQ(str(d, "verification_uri_complete"), config.issuer + "/device?user_code=" + user_code);
+  EXPECT_EQ(d.at("expires_in").as_int64(), config.device_code_ttl);
+  EXPECT_EQ(d.at("interval").as_int64(), config.device_poll_interval);
+  EXPECT_GE(str(d, "device_code").size(), 43u);
+}
+
+TEST_F(DeviceFlowTest, EndToEndWithSlowDown) {
+  auto d = start();
+  std::string dc = str(d, "device_code");
+  EXPECT_EQ(error_of(poll(dc)), "authorization_pending");
+  auto fast = poll(dc);  // same second
+  EXPECT_EQ(error_of(fast), "slow_down");
+  clock.advance(6);  // the interval is now 10 s
+  EXPECT_EQ(error_of(poll(dc)), "slow_down");
+  clock.advance(15);
+  EXPECT_EQ(error_of(poll(dc)), "authorization_pending");
+
+  // lower case and without the dash works too
+  std::string typed = str(d, "user_code");
+  for (auto& c : typed) c = static_cast<char>(std::tolower(c));
+  auto done = approve(typed);
+  EXPECT_EQ(done.status, 200) << done.body;
+  EXPECT_NE(done.body.find("Device connected"), std::string::npos);
+
+  clock.advance(15);
+  auto tokens = poll(dc);
+  ASSERT_EQ(tokens.status, 200) << tokens.body;
+  EXPECT_TRUE(json(tokens).contains("refresh_token"));
+  EXPECT_EQ(verified_claims(str(json(tokens), "access_token")).at("sub").as_string(), "sub-alice");
+  clock.advance(15);
+  EXPECT_EQ(error_of(poll(dc)), "invalid_grant");  // works once
+}
+
+TEST_F(DeviceFlowTest, DenyAndExpiry) {
+  auto d = start();
+  auto page = approve(str(d, "user_code"), "deny");
+  EXPECT_NE(page.body.find("Access denied"), std::string::npos);
+  EXPECT_EQ(error_of(poll(str(d, "device_code"))), "access_denied");
+  auto d2 = start();
+  clock.advance(config.device_code_ttl);
+  EXPECT_EQ(error_of(poll(str(d2, "device_code"))), "expired_token");
+  EXPECT_EQ(approve(str(d2, "user_code")).status, 400);  // the page refuses an expired code
+}
+
+TEST_F(DeviceFlowTest, BadCodesAndClients) {
+  EXPECT_EQ(approve("BCDF-GHJK").status, 400);
+  EXPECT_EQ(approve("nonsense").status, 400);
+  auto page = get("/device");
+  EXPECT_EQ(post_form("/device", form({{"user_code", "BCDF-GHJK"}})).status, 403);  // no CSRF
+  EXPECT_EQ(error_of(poll("unknown")), "invalid_grant");
+  auto r = post_form("/device_authorization", form({{"client_id", "cli"}, {"scope", "openid"}}));
+  EXPECT_EQ(error_of(r), "unauthorized_client");
+  r = post_form("/device_authorization", form({{"client_id", "tv"}}));
+  EXPECT_EQ(error_of(r), "invalid_scope");
+  // Another client polling this device code learns nothing.
+  auto d = start();
+  add_client("tv2", true, {"https://tv2.example.com/x"}, {"urn:ietf:params:oauth:grant-type:device_code"});
+  auto foreign = token({{"grant_type", "urn:ietf:params:oauth:grant-type:device_code"},
+                        {"device_code", str(d, "device_code")}, {"client_id", "tv2"}});
+  EXPECT_EQ(error_of(foreign), "invalid_grant");
+}
+
+TEST_F(DeviceFlowTest, VerificationUriCompletePrefillsTheCode) {
+  auto d = start();
+  auto page = get("/device", "user_code=" + str(d, "user_code"));
+  EXPECT_NE(page.body.find("value=\"" + str(d, "user_code") + "\""), std::string::npos);
+  EXPECT_EQ(page.header("X-Frame-Options").value_or(""), "DENY");
+}
+
+// --- revocation ---------------------------------------------------------------------------
+
+TEST_F(LifecycleTest, RevokingARefreshTokenRevokesItsGrant) {
+  auto t = login_tokens();
+  auto r = client_post("/revoke", {{"token", str(t, "refresh_token")}, {"token_type_hint", "refresh_token"}});
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(error_of(refresh(str(t, "refresh_token"))), "invalid_grant");
+  EXPECT_FALSE(introspect_active(str(t, "access_token")));
+}
+
+TEST_F(LifecycleTest, RevokingAnAccessTokenDeniesItsJti) {
+  auto t = login_tokens();
+  EXPECT_EQ(client_post("/revoke", {{"token", str(t, "access_token")}, {"token_type_hint", "bogus_hint"}}).status, 200);
+  EXPECT_FALSE(introspect_active(str(t, "access_token")));
+  EXPECT_EQ(userinfo(str(t, "access_token")).status, 401);
+  EXPECT_EQ(refresh(str(t, "refresh_token")).status, 200);  // only that access token
+}
+
+TEST_F(LifecycleTest, RevocationEdges) {
+  EXPECT_EQ(client_post("/revoke", {{"token", "unknown"}}).status, 200);  // RFC 7009 §2.2
+  EXPECT_EQ(error_of(client_post("/revoke", {})), "invalid_request");
+  auto bad_auth = post_form("/revoke", form({{"token", "x"}}), {{"authorization", basic("web", "wrong")}});
+  EXPECT_EQ(bad_auth.status, 401);
+  add_client("web2", false, {"https://app.example.com/cb"});
+  auto t = login_tokens();
+  EXPECT_EQ(error_of(client_post("/revoke", {{"token", str(t, "refresh_token")}}, "web2")), "unauthorized_client");
+  EXPECT_EQ(error_of(client_post("/revoke", {{"token", str(t, "access_token")}}, "web2")), "unauthorized_client");
+  EXPECT_EQ(refresh(str(t, "refresh_token")).status, 200);
+  EXPECT_EQ(get("/revoke").status, 405);
+}
+
+// --- introspection ------------------------------------------------------------------------
+
+TEST_F(LifecycleTest, IntrospectionOfActiveTokens) {
+  auto t = login_tokens();
+  auto r = client_post("/introspect", {{"token", str(t, "access_token")}});
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(r.header("Cache-Control").value_or(""), "no-store");
+  auto b = json(r);
+  EXPECT_TRUE(b.at("active").as_bool());
+  EXPECT_EQ(b.at("client_id").as_string(), "web");
+  EXPECT_EQ(b.at("sub").as_string(), "sub-alice");
+  EXPECT_EQ(b.at("username").as_string(), "alice");
+  EXPECT_EQ(b.at("token_type").as_string(), "Bearer");
+  EXPECT_EQ(b.at("iss").as_string(), config.issuer);
+  EXPECT_TRUE(b.contains("exp") && b.contains("iat") && b.contains("scope") && b.contains("aud"));
+  auto rt = json(client_post("/introspect", {{"token", str(t, "refresh_token")}}));
+  EXPECT_TRUE(rt.at("active").as_bool());
+  EXPECT_EQ(rt.at("token_type").as_string(), "refresh_token");
+}
+
+TEST_F(LifecycleTest, IntrospectionSaysInactiveForBadTokens) {
+  auto t = login_tokens();
+  EXPECT_FALSE(introspect_active("garbage"));
+  EXPECT_FALSE(introspect_active(str(t, "id_token")));  // not an access token
+  // A token signed by someone else's key with our claims.
+  store::memory::MemoryStore other_store;
+  oauth::KeyRing other(other_store, kek);
+  other.ensure_signing_key(jose::Algorithm::ES256, random, clock);
+  other.reload();
+  auto claims = verified_claims(str(t, "access_token"));
+  auto forged = jose::sign_jwt(other.snapshot()->active->key, keys.snapshot()->active->kid, "at+jwt", claims);
+  EXPECT_FALSE(introspect_active(forged));
+  clock.advance(config.access_token_ttl);
+  EXPECT_FALSE(introspect_active(str(t, "access_token")));  // expired
+}
+
+TEST_F(LifecycleTest, IntrospectionNeedsAConfidentialClient) {
+  auto r = post_form("/introspect", form({{"token", "x"}, {"client_id", "cli"}}));
+  EXPECT_EQ(r.status, 401);
+  EXPECT_EQ(error_of(r), "invalid_client");
+  EXPECT_EQ(post_form("/introspect", form({{"token", "x"}})).status, 401);
+  EXPECT_EQ(error_of(client_post("/introspect", {})), "invalid_request");
+}
+
+// --- userinfo -----------------------------------------------------------------------------
+
+TEST_F(LifecycleTest, UserinfoClaimsFollowTheScope) {
+  auto only_openid = json(exchange(obtain_code(authorize_params("web", "openid"))));
+  auto r = userinfo(str(only_openid, "access_token"));
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto c = json(r);
+  EXPECT_EQ(c.at("sub").as_string(), "sub-alice");
+  EXPECT_FALSE(c.contains("email"));
+  EXPECT_FALSE(c.contains("name"));
+  auto all = login_tokens("openid profile email");
+  c = json(userinfo(str(all, "access_token")));
+  EXPECT_EQ(c.at("email").as_string(), "alice@example.com");
+  EXPECT_EQ(c.at("name").as_string(), "Alice Example");
+  EXPECT_EQ(c.at("preferred_username").as_string(), "alice");
+}
+
+TEST_F(LifecycleTest, UserinfoBearerErrors) {
+  auto none = get("/userinfo");
+  EXPECT_EQ(none.status, 401);
+  EXPECT_EQ(none.header("WWW-Authenticate").value_or(""), "Bearer realm=\"latchkey\"");
+  auto bad = userinfo("garbage");
+  EXPECT_EQ(bad.status, 401);
+  EXPECT_NE(bad.header("WWW-Authenticate").value_or("").find("error=\"invalid_token\""), std::string::npos);
+  auto no_openid = json(exchange(obtain_code(authorize_params("web", "read"))));
+  auto forbidden = userinfo(str(no_openid, "access_token"));
+  EXPECT_EQ(forbidden.status, 403);
+  EXPECT_NE(forbidden.header("WWW-Authenticate").value_or("").find("insufficient_scope"), std::string::npos);
+  auto scheme = send(oauth::Request{"GET", "/userinfo", {}, {{"authorization", "Basic abc"}}, {}, "1"});
+  EXPECT_EQ(scheme.status, 400);
+}
+
+TEST_F(LifecycleTest, UserinfoAcceptsTheTokenInAPostBodyButNotTwice) {
+  auto t = login_tokens("openid");
+  auto body = post_form("/userinfo", form({{"access_token", str(t, "access_token")}}));
+  EXPECT_EQ(body.status, 200) << body.body;
+  auto both = post_form("/userinfo", form({{"access_token", str(t, "access_token")}}),
+                        {{"authorization", "Bearer " + str(t, "access_token")}});
+  EXPECT_EQ(both.status, 400);
+  EXPECT_EQ(error_of(both), "invalid_request");
+}
+
+// --- logout -------------------------------------------------------------------------------
+
+TEST_F(LifecycleTest, LogoutWithIdTokenHintEndsTheSessionAndRedirects) {
+  auto t = login_tokens();
+  auto r = get("/logout", form({{"id_token_hint", str(t, "id_token")},
+                                {"post_logout_redirect_uri", "https://app.example.com/cb"},
+                                {"state", "bye"}}));
+  ASSERT_EQ(r.status, 303) << r.body;
+  auto u = parse_location(location(r));
+  EXPECT_EQ(u.path, "https://app.example.com/cb");
+  EXPECT_EQ(u.query.get_or("state"), "bye");
+  EXPECT_FALSE(cookies.contains("__Host-latchkey_session"));
+  EXPECT_TRUE(location(get("/authorize", form(authorize_params()))).starts_with("/interaction/"));
+}
+
+TEST_F(LifecycleTest, LogoutRefusesUnregisteredRedirects) {
+  auto t = login_tokens();
+  EXPECT_EQ(get("/logout", form({{"id_token_hint", str(t, "id_token")},
+                                 {"post_logout_redirect_uri", "https://evil.example.com/"}}))
+                .status,
+            400);
+  EXPECT_EQ(get("/logout", form({{"post_logout_redirect_uri", "https://app.example.com/cb"}})).status, 400);
+  EXPECT_EQ(get("/logout", form({{"id_token_hint", "garbage"}})).status, 400);
+  EXPECT_EQ(get("/logout", form({{"id_token_hint", str(t, "id_token")}, {"client_id", "cli"}})).status, 400);
+}
+
+TEST_F(LifecycleTest, LogoutWithoutHintAsksFirst) {
+  login_tokens();
+  auto page = get("/logout");
+  ASSERT_EQ(page.status, 200);
+  EXPECT_TRUE(cookies.contains("__Host-latchkey_session"));  // nothing happened yet
+  EXPECT_EQ(post_form("/logout", form({{"confirm", "yes"}, {"csrf", "forged"}})).status, 200);
+  EXPECT_TRUE(cookies.contains("__Host-latchkey_session"));
+  auto done = post_form("/logout", form({{"confirm", "yes"}, {"csrf", hidden_field(page.body, "csrf")}}));
+  EXPECT_EQ(done.status, 200);
+  EXPECT_NE(done.body.find("signed out"), std::string::npos);
+  EXPECT_FALSE(cookies.contains("__Host-latchkey_session"));
+}
+
+// --- keys and discovery -------------------------------------------------------------------
+
+TEST_F(LifecycleTest, KeyRotationKeepsOldTokensValid) {
+  auto t = login_tokens();
+  std::string old_kid = keys.snapshot()->active->kid;
+  std::string new_kid = keys.rotate(jose::Algorithm::ES256, random, clock);
+  keys.reload_if_changed();
+  EXPECT_EQ(keys.snapshot()->active->kid, new_kid);
+  EXPECT_NE(get("/jwks").body.find(old_kid), std::string::npos);
+  EXPECT_TRUE(introspect_active(str(t, "access_token")));  // signed by the old key
+  auto t2 = login_tokens();
+  boost::json::object header;
+  verified_claims(str(t2, "access_token"), &header);
+  EXPECT_EQ(header.at("kid").as_string(), new_kid);
+  // Prune only after every token the old key signed has expired.
+  EXPECT_TRUE(keys.prune(clock, config.id_token_ttl).empty());
+  clock.advance(config.id_token_ttl);
+  EXPECT_EQ(keys.prune(clock, config.id_token_ttl), std::vector<std::string>{old_kid});
+  keys.reload_if_changed();
+  EXPECT_EQ(get("/jwks").body.find(old_kid), std::string::npos);
+}
+
+TEST_F(LifecycleTest, DiscoveryListsTheLifecycleEndpoints) {
+  auto m = json(get("/.well-known/openid-configuration"));
+  EXPECT_EQ(str(m, "userinfo_endpoint"), config.issuer + "/userinfo");
+  EXPECT_EQ(str(m, "revocation_endpoint"), config.issuer + "/revoke");
+  EXPECT_EQ(str(m, "introspection_endpoint"), config.issuer + "/introspect");
+  EXPECT_EQ(str(m, "device_authorization_endpoint"), config.issuer + "/device_authorization");
+  EXPECT_EQ(str(m, "end_session_endpoint"), config.issuer + "/logout");
+  auto grants = boost::json::serialize(m.at("grant_types_supported"));
+  for (const char* g : {"refresh_token", "client_credentials", "device_code"})
+    EXPECT_NE(grants.find(g), std::string::npos) << g;
+}
+
+}  // namespace
+}  // namespace latchkey::test
