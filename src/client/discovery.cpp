@@ -1,5 +1,7 @@
 #include "client/discovery.h"
 
+#include <arpa/inet.h>
+
 #include <boost/json.hpp>
 #include <fstream>
 #include <iterator>
@@ -62,7 +64,10 @@ bool is_secure_or_loopback_url(std::string_view url) {
   UrlParts p = split_url(url);
   if (p.host.empty()) return false;
   if (p.scheme == "https") return true;
-  return p.scheme == "http" && (p.host == "localhost" || p.host == "[::1]" || p.host.starts_with("127."));
+  if (p.scheme != "http") return false;
+  if (p.host == "localhost" || p.host == "[::1]") return true;
+  in_addr v4{};
+  return ::inet_pton(AF_INET, p.host.c_str(), &v4) == 1 && (ntohl(v4.s_addr) >> 24) == 127;
 }
 
 std::string oidc_discovery_url(std::string_view issuer) {

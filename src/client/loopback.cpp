@@ -146,6 +146,9 @@ Result<LoopbackListener> LoopbackListener::open(const LoopbackOptions& options) 
   int last_error = 0;
   bool in_use = false;
   for (bool ipv6 : families) {
+    // A busy port is not a missing IPv4 loopback: [::1] would change the redirect_uri the
+    // provider may match exactly, so it is only tried when 127.0.0.1 itself is unavailable.
+    if (ipv6 && in_use) break;
     for (auto port : ports) {
       int error = 0;
       int fd = bind_loopback(ipv6, port, error);
