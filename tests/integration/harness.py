@@ -314,10 +314,14 @@ class Server:
         self.provision()
         stderr_file = open(self.stderr_path, "wb")
         try:
+            # LATCHKEY_SERVER_WRAPPER, e.g. "gdb -batch -ex run -ex bt --args" or "valgrind -q",
+            # runs the server under a debugging tool.
+            wrapper = os.environ.get("LATCHKEY_SERVER_WRAPPER", "").split()
             self.proc = subprocess.Popen(
-                [self.binary, "serve", "--listen", f"127.0.0.1:{self.port}", "--issuer", self.issuer,
+                [*wrapper, self.binary, "serve", "--listen", f"127.0.0.1:{self.port}", "--issuer", self.issuer,
                  "--database", self.db],
                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=stderr_file, env=self.env)
+            # gdb prints to stdout as well; keep the readiness check on the server's own line.
         finally:
             stderr_file.close()
         threading.Thread(target=self._read_stdout, daemon=True).start()
