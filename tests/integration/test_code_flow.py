@@ -785,5 +785,30 @@ class CodeFlowTest(unittest.TestCase):
         self.assertEqual(reply.status, 404)
 
 
+class ShutdownTest(unittest.TestCase):
+    """SIGTERM ends the server promptly with exit code 0, even with idle and half-sent connections."""
+
+    def test_sigterm_with_open_connections(self):
+        import http.client
+        server = harness.start_server()
+        idle = http.client.HTTPConnection("127.0.0.1", server.port, timeout=harness.REQUEST_TIMEOUT)
+        partial = socket.create_connection(("127.0.0.1", server.port), timeout=harness.REQUEST_TIMEOUT)
+        try:
+            idle.request("GET", "/jwks")
+            self.assertEqual(idle.getresponse().read() and 200, 200)  # now an idle keep-alive connection
+            partial.sendall(b"GET /jwks HTTP/1.1\r\nHost: x\r\n")  # a request that never finishes
+            started = time.monotonic()
+            code = server.stop()
+            elapsed = time.monotonic() - started
+            self.assertEqual(code, 0, f"exit code after SIGTERM (None = had to be killed)\n{server.logs()}")
+            self.assertLess(elapsed, harness.STOP_TIMEOUT)
+            with self.assertRaises(OSError):
+                socket.create_connection(("127.0.0.1", server.port), timeout=2).close()
+        finally:
+            idle.close()
+            partial.close()
+            server.cleanup()
+
+
 if __name__ == "__main__":
     harness.run_tests()
