@@ -115,8 +115,29 @@ class Session : public std::enable_shared_from_this<Session> {
     // The whole request must arrive within the timeout, so a slow client cannot hold the
     // connection (and a thread's worth of buffers) forever.
     stream_.expires_after(server_.options.read_timeout);
-    beast_http::async_read(stream_, buffer_, *parser_,
-                           beast::bind_front_handler(&Session::on_read, shared_from_this()));
+    beast_http::async_read_header(stream_, buffer_, *parser_,
+                                  beast::bind_front_handler(&Session::on_header, shared_from_this()));
+  }
+
+  // RFC 9110 §10.1.1: a client that sent "Expect: 100-continue" waits for an interim response
+  // before the body (curl does this for bodies over 1 KiB and would otherwise stall a second).
+  // The limits have been checked on the headers already, so an oversized body never gets one.
+  void on_header(beast::error_code ec, std::size_t) {
+    if (ec) return on_read(ec, 0);
+    if (parser_->is_done()) return on_read(ec, 0);
+    const auto& header = parser_->get();
+    auto expect = header[beast_http::field::expect];
+    bool wants_continue = header.version() >= 11 && beast::iequals(expect, "100-continue");
+    if (!wants_continue) return read_body();
+    auto interim = std::make_shared<beast_http::response<beast_http::empty_body>>(beast_http::status::continue_, 11);
+    beast_http::async_write(stream_, *interim, [self = shared_from_this(), interim](beast::error_code write_ec, std::size_t) {
+      if (write_ec) return self->close();
+      self->read_body();
+    });
+  }
+
+  void read_body() {
+    beast_http::async_read(stream_, buffer_, *parser_, beast::bind_front_handler(&Session::on_read, shared_from_this()));
   }
 
   void on_read(beast::error_code ec, std::size_t) {
