@@ -284,7 +284,8 @@ class Server:
     # -- admin commands ---------------------------------------------------------------------
     def admin(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
         cmd = [self.binary, *args]
-        proc = subprocess.run(cmd, input=stdin, capture_output=True, text=True, env=self.env,
+        # Always a pipe (empty when no secret): never the caller's stdin, which CI does not have.
+        proc = subprocess.run(cmd, input=stdin or "", capture_output=True, text=True, env=self.env,
                               timeout=ADMIN_TIMEOUT)
         self.admin_log.append(f"$ {' '.join(cmd)}\n-> {proc.returncode}\n{proc.stdout}{proc.stderr}")
         if proc.returncode != 0:
