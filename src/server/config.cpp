@@ -115,6 +115,8 @@ const std::array kKeys = {
               set_provider_int<&oauth::ProviderConfig::code_ttl, 1, 600>},
     ConfigKey{"tokens", "refresh_token_ttl", ValueKind::integer, "LATCHKEY_TOKENS_REFRESH_TOKEN_TTL",
               set_provider_int<&oauth::ProviderConfig::refresh_token_ttl, 1, kTenYears>},
+    ConfigKey{"tokens", "refresh_token_idle_ttl", ValueKind::integer, "LATCHKEY_TOKENS_REFRESH_TOKEN_IDLE_TTL",
+              set_provider_int<&oauth::ProviderConfig::refresh_token_idle_ttl, 1, kTenYears>},
     ConfigKey{"tokens", "default_audience", ValueKind::string, "LATCHKEY_TOKENS_DEFAULT_AUDIENCE",
               [](ServerConfig& c, const ConfigValue& v) -> Error {
                 c.provider.default_audience = as_string(v);
@@ -124,6 +126,11 @@ const std::array kKeys = {
               set_provider_int<&oauth::ProviderConfig::session_ttl, 1, kTenYears>},
     ConfigKey{"sessions", "interaction_ttl", ValueKind::integer, "LATCHKEY_SESSIONS_INTERACTION_TTL",
               set_provider_int<&oauth::ProviderConfig::interaction_ttl, 1, 24 * 3600>},
+    // RFC 8628 §3.2: expires_in and interval of the device authorization response.
+    ConfigKey{"device", "code_ttl", ValueKind::integer, "LATCHKEY_DEVICE_CODE_TTL",
+              set_provider_int<&oauth::ProviderConfig::device_code_ttl, 60, 24 * 3600>},
+    ConfigKey{"device", "poll_interval", ValueKind::integer, "LATCHKEY_DEVICE_POLL_INTERVAL",
+              set_provider_int<&oauth::ProviderConfig::device_poll_interval, 1, 60>},
     ConfigKey{"security", "allow_plain_pkce", ValueKind::boolean, "LATCHKEY_SECURITY_ALLOW_PLAIN_PKCE",
               [](ServerConfig& c, const ConfigValue& v) -> Error {
                 c.provider.allow_plain_pkce = as_bool(v);
