@@ -1,4 +1,4 @@
-// latchkey-server migrate | keys list | config check
+// latchkey-server migrate | keys list | keys rotate | config check
 #include <iostream>
 
 #include <boost/json.hpp>
@@ -60,6 +60,32 @@ int list_keys(const CommonFlags& common, bool json) {
   return 0;
 }
 
+int rotate_key(const CommonFlags& common, const std::string& algorithm, bool json) {
+  auto config = load_server_config(common);
+  auto store = open_migrated_store(config);
+  auto kek = load_key_encryption_key(config);
+  std::string alg_name = algorithm.empty() ? config.provider.signing_alg : algorithm;
+  auto alg = jose::algorithm_from_string(alg_name);
+  if (!alg) throw CommandError("--algorithm " + alg_name + " is not supported", "use ES256 or RS256");
+  util::SystemRandom random;
+  util::SystemClock clock;
+  oauth::KeyRing keys(*store, kek);
+  try {
+    keys.reload();  // refuse to rotate under a key-encryption key that cannot open the others
+  } catch (const std::exception& e) {
+    throw CommandError(std::string("the signing keys do not open: ") + e.what(),
+                       "use the key-encryption key the database was created with");
+  }
+  std::string kid = keys.rotate(*alg, random, clock);
+  if (json)
+    std::cout << boost::json::serialize(boost::json::object{{"kid", kid}, {"alg", alg_name}}) << '\n';
+  else
+    std::cout << "new active " << alg_name << " signing key " << kid
+              << "; the previous key stays published for verification. Running servers switch within "
+                 "a few seconds.\n";
+  return 0;
+}
+
 int check_config(const std::string& path) {
   // The file alone (with built-in defaults): the environment and flags are not part of it.
   ConfigSources sources;
@@ -88,6 +114,17 @@ void add_keys_commands(CLI::App& app, CommandContext& context) {
   add_common_flags(*list, *common);
   list->add_flag("--json", *json, "print JSON");
   list->callback([&context, common, json] { context.action = [common, json] { return list_keys(*common, *json); }; });
+
+  auto rotate_common = std::make_shared<CommonFlags>();
+  auto rotate_alg = std::make_shared<std::string>();
+  auto rotate_json = std::make_shared<bool>(false);
+  auto* rotate = group->add_subcommand("rotate", "make a new signing key the active one");
+  add_common_flags(*rotate, *rotate_common);
+  rotate->add_option("--algorithm", *rotate_alg, "ES256 or RS256 (default: keys.algorithm)");
+  rotate->add_flag("--json", *rotate_json, "print JSON");
+  rotate->callback([&context, rotate_common, rotate_alg, rotate_json] {
+    context.action = [=] { return rotate_key(*rotate_common, *rotate_alg, *rotate_json); };
+  });
 }
 
 void add_config_commands(CLI::App& app, CommandContext& context) {

@@ -1,5 +1,9 @@
 // latchkey-server serve: store + keys + protocol core + HTTP adapter, until SIGTERM/SIGINT.
+#include <condition_variable>
 #include <iostream>
+#include <mutex>
+#include <stop_token>
+#include <thread>
 
 #include "http/server.h"
 #include "jose/jwk.h"
@@ -13,6 +17,8 @@
 namespace latchkey::server {
 
 namespace {
+
+constexpr std::chrono::seconds kKeyReloadInterval{10};
 
 int serve(const CommonFlags& flags) {
   auto config = load_server_config(flags);
@@ -63,7 +69,25 @@ int serve(const CommonFlags& flags) {
   // Test harnesses and scripts wait for this line.
   std::cout << "latchkey-server listening on http://" << bound.authority() << " (issuer " << config.provider.issuer
             << ")" << std::endl;
+  // Another instance (or `keys rotate`) may change the keys in the shared store: pick that up.
+  std::jthread key_watcher([&keys](std::stop_token stop) {
+    std::mutex mutex;
+    std::condition_variable_any wake;
+    std::unique_lock lock(mutex);
+    while (!stop.stop_requested()) {
+      wake.wait_for(lock, stop, kKeyReloadInterval, [] { return false; });  // wakes early on stop
+      if (stop.stop_requested()) break;
+      try {
+        keys.reload_if_changed();
+      } catch (const std::exception& e) {
+        std::cerr << "latchkey-server: warn: cannot reload signing keys (keeping the current ones): " << e.what()
+                  << std::endl;
+      }
+    }
+  });
   server->run();
+  key_watcher.request_stop();
+  key_watcher.join();
   std::cout << "latchkey-server stopped" << std::endl;
   return 0;
 }
