@@ -4,6 +4,7 @@
 # e2e (headless Chromium and openid-client, Node). Exits non-zero when anything fails.
 #   LATCHKEY_SKIP_DEPS=1   skip the package step (machine already set up)
 #   LATCHKEY_BUILD_DIR=dir build somewhere else than build/
+#   LATCHKEY_CMAKE_ARGS="..." extra configure arguments, e.g. -DLATCHKEY_SANITIZE=ON
 #   extra arguments go to ctest, e.g. `bash scripts/test.sh -L integration`
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,7 +16,8 @@ if [[ "${LATCHKEY_SKIP_DEPS:-0}" != 1 ]]; then
   bash scripts/install-deps.sh --test
 fi
 
-cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release
+# shellcheck disable=SC2086 # word splitting of LATCHKEY_CMAKE_ARGS is intended
+cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release ${LATCHKEY_CMAKE_ARGS:-}
 cmake --build "$build_dir" -j"$jobs"
 
 # Server-starting tests are RUN_SERIAL (see tests/integration/CMakeLists.txt); the rest run in
