@@ -33,4 +33,9 @@ struct ProviderConfig {
   bool secure_cookies() const { return issuer.rfind("https://", 0) == 0; }
 };
 
+// The longest a token signed now can stay valid: a retired signing key is needed that long.
+inline std::int64_t longest_token_lifetime(const ProviderConfig& c) {
+  return c.access_token_ttl > c.id_token_ttl ? c.access_token_ttl : c.id_token_ttl;
+}
+
 }  // namespace latchkey::oauth

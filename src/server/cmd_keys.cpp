@@ -1,4 +1,4 @@
-// latchkey-server migrate | keys list | keys rotate | config check
+// latchkey-server migrate | keys list | keys rotate | keys prune | config check
 #include <iostream>
 
 #include <boost/json.hpp>
@@ -86,6 +86,24 @@ int rotate_key(const CommonFlags& common, const std::string& algorithm, bool jso
   return 0;
 }
 
+int prune_keys(const CommonFlags& common, bool json) {
+  auto config = load_server_config(common);
+  auto store = open_migrated_store(config);
+  oauth::KeyRing keys(*store, load_key_encryption_key(config));
+  util::SystemClock clock;
+  auto removed = keys.prune(clock, oauth::longest_token_lifetime(config.provider));
+  if (json) {
+    boost::json::array kids;
+    for (const auto& k : removed) kids.emplace_back(k);
+    std::cout << boost::json::serialize(boost::json::object{{"removed", kids}}) << '\n';
+  } else if (removed.empty()) {
+    std::cout << "nothing to prune: every retired key may still have signed a live token\n";
+  } else {
+    for (const auto& k : removed) std::cout << "removed retired key " << k << '\n';
+  }
+  return 0;
+}
+
 int check_config(const std::string& path) {
   // The file alone (with built-in defaults): the environment and flags are not part of it.
   ConfigSources sources;
@@ -124,6 +142,16 @@ void add_keys_commands(CLI::App& app, CommandContext& context) {
   rotate->add_flag("--json", *rotate_json, "print JSON");
   rotate->callback([&context, rotate_common, rotate_alg, rotate_json] {
     context.action = [=] { return rotate_key(*rotate_common, *rotate_alg, *rotate_json); };
+  });
+
+  auto prune_common = std::make_shared<CommonFlags>();
+  auto prune_json = std::make_shared<bool>(false);
+  auto* prune = group->add_subcommand(
+      "prune", "remove retired keys once every token they signed has expired (serve also does this by itself)");
+  add_common_flags(*prune, *prune_common);
+  prune->add_flag("--json", *prune_json, "print JSON");
+  prune->callback([&context, prune_common, prune_json] {
+    context.action = [=] { return prune_keys(*prune_common, *prune_json); };
   });
 }
 

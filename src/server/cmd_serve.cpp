@@ -70,7 +70,7 @@ int serve(const CommonFlags& flags) {
   std::cout << "latchkey-server listening on http://" << bound.authority() << " (issuer " << config.provider.issuer
             << ")" << std::endl;
   // Another instance (or `keys rotate`) may change the keys in the shared store: pick that up.
-  std::jthread key_watcher([&keys](std::stop_token stop) {
+  std::jthread key_watcher([&keys, &clock, &config](std::stop_token stop) {
     std::mutex mutex;
     std::condition_variable_any wake;
     std::unique_lock lock(mutex);
@@ -78,6 +78,8 @@ int serve(const CommonFlags& flags) {
       wake.wait_for(lock, stop, kKeyReloadInterval, [] { return false; });  // wakes early on stop
       if (stop.stop_requested()) break;
       try {
+        // Retired keys leave the JWKS once nothing they signed can still be valid.
+        keys.prune(clock, oauth::longest_token_lifetime(config.provider));
         keys.reload_if_changed();
       } catch (const std::exception& e) {
         std::cerr << "latchkey-server: warn: cannot reload signing keys (keeping the current ones): " << e.what()

@@ -127,7 +127,9 @@ DevCredentials seed_dev_data(const ServerConfig& config, store::Store& store, ut
     // RFC 8252 §7.3: the core accepts any port on these loopback URIs.
     cli.redirect_uris = {"http://127.0.0.1/callback", "http://[::1]/callback"};
     cli.scopes = kDefaultClientScopes;
+    // The CLI also logs in with the device flow where no browser can open (RFC 8628).
     cli.grant_types = kDefaultGrantTypes;
+    cli.grant_types.push_back("urn:ietf:params:oauth:grant-type:device_code");
     cli.created_at = now;
     store.put_client(cli);
   }

@@ -33,7 +33,8 @@ void verify_password_dummy(std::string_view password, const PasswordCost& cost) 
 }
 
 std::string hash_client_secret(std::string_view secret, std::string_view salt) {
-  return "sha256$" + std::string(salt) + "$" + base64url_encode(sha256(std::string(salt) + std::string(secret)));
+  // The salt is stored base64url-encoded: raw random bytes could contain the '$' separator.
+  return "sha256$" + base64url_encode(salt) + "$" + base64url_encode(sha256(std::string(salt) + std::string(secret)));
 }
 
 bool verify_client_secret(std::string_view stored, std::string_view secret) {
@@ -41,8 +42,9 @@ bool verify_client_secret(std::string_view stored, std::string_view secret) {
   auto rest = stored.substr(7);
   auto dollar = rest.find('$');
   if (dollar == std::string_view::npos) return false;
-  auto expected = hash_client_secret(secret, rest.substr(0, dollar));
-  return constant_time_equal(expected, stored);
+  auto salt = base64url_decode(rest.substr(0, dollar));
+  if (!salt) return false;
+  return constant_time_equal(hash_client_secret(secret, *salt), stored);
 }
 
 }  // namespace latchkey::util

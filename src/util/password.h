@@ -20,7 +20,8 @@ void verify_password_dummy(std::string_view password, const PasswordCost& cost =
 
 // Client secrets: generated with 256 random bits, so a salted SHA-256 cannot be brute forced and
 // keeps the token endpoint fast (Argon2 there would cap it at a few dozen requests per second per
-// core and make client authentication a denial-of-service lever). Format: "sha256$SALT$HASH".
+// core and make client authentication a denial-of-service lever).
+// Format: "sha256$" base64url(salt) "$" base64url(SHA-256(salt || secret)); salt may be any bytes.
 std::string hash_client_secret(std::string_view secret, std::string_view salt);
 bool verify_client_secret(std::string_view stored, std::string_view secret);
 

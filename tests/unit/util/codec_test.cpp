@@ -78,7 +78,11 @@ TEST(Secrets, ConstantTimeEqualAndHashes) {
 
 TEST(Secrets, ClientSecretHashing) {
   auto stored = hash_client_secret("top-secret", "salt");
-  EXPECT_TRUE(stored.starts_with("sha256$salt$"));
+  EXPECT_TRUE(stored.starts_with("sha256$" + base64url_encode("salt") + "$"));
+  // Raw random salts may hold the separator or NUL bytes.
+  std::string raw_salt("a$b\0c$", 6);
+  EXPECT_TRUE(verify_client_secret(hash_client_secret("s", raw_salt), "s"));
+  EXPECT_FALSE(verify_client_secret(hash_client_secret("s", raw_salt), "t"));
   EXPECT_TRUE(verify_client_secret(stored, "top-secret"));
   EXPECT_FALSE(verify_client_secret(stored, "top-secreT"));
   EXPECT_FALSE(verify_client_secret("garbage", "top-secret"));
