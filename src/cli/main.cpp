@@ -106,7 +106,7 @@ lc::Result<lc::Profile> existing_profile(Runtime& rt, const Common& common) {
 }
 
 struct LoginFlags {
-  std::string issuer, client_id, scope, audience, redirect_uri, timeout = "5m";
+  std::string issuer, client_id, scope, audience, prompt, redirect_uri, timeout = "5m";
   std::string authorization_endpoint, token_endpoint, device_authorization_endpoint, revocation_endpoint, jwks_uri;
   std::vector<int> redirect_ports;
   bool secret_stdin = false, no_browser = false, device = false;
@@ -130,6 +130,14 @@ int cmd_login(Runtime& rt, const Common& common, const LoginFlags& f) {
   set(p.client_id, f.client_id);
   set(p.scope, f.scope);
   set(p.audience, f.audience);
+  if (!f.prompt.empty()) {
+    // OIDC Core §3.1.2.1 defines these; "none" cannot work for an interactive login.
+    for (const auto& value : latchkey::util::split_spaces(f.prompt))
+      if (value != "login" && value != "consent" && value != "select_account")
+        return report({lc::ErrorKind::usage, "--prompt " + std::string(value) + " is not a prompt value for a login",
+                       "use login, consent or select_account (space separated)"});
+    p.prompt = f.prompt;
+  }
   set(p.redirect_uri, f.redirect_uri);
   set(p.cacert, common.cacert);
   set(p.authorization_endpoint, f.authorization_endpoint);
@@ -297,6 +305,9 @@ int main(int argc, char** argv) {
                   "Read the client secret (confidential clients) from the first line of stdin");
   login->add_option("--scope", login_flags.scope, std::string("Space-separated scopes (default: ") + kDefaultScope + ")");
   login->add_option("--audience", login_flags.audience, "Audience(s) of the access token, sent as `audience`");
+  login->add_option("--prompt", login_flags.prompt,
+                    "OIDC prompt (login, consent, select_account); `consent` makes some providers grant "
+                    "offline_access (remembered)");
   login->add_flag("--no-browser", login_flags.no_browser, "Only print the URL, do not open a browser");
   login->add_flag("--device", login_flags.device, "Use the device flow (RFC 8628): for machines without a browser");
   login->add_option("--redirect-port", login_flags.redirect_ports,

@@ -24,6 +24,7 @@ std::string build_authorization_url(const AuthorizationRequest& r) {
   if (r.scope.empty()) params.erase(params.begin() + 3);
   if (!r.nonce.empty()) params.emplace_back("nonce", r.nonce);
   if (!r.audience.empty()) params.emplace_back("audience", r.audience);
+  if (!r.prompt.empty()) params.emplace_back("prompt", r.prompt);
   std::string url = r.authorization_endpoint;
   auto fragment = url.find('#');
   if (fragment != std::string::npos) url.erase(fragment);  // RFC 6749 §3.1: no fragment

@@ -26,6 +26,7 @@ struct AuthorizationRequest {
   std::string nonce;  // sent when non-empty (OIDC Core §3.1.2.1; we send it whenever openid is asked)
   std::string code_challenge;
   std::string audience;  // sent as `audience` when non-empty
+  std::string prompt;    // sent as `prompt` when non-empty (OIDC Core §3.1.2.1)
 };
 
 // The endpoint may already carry a query (OIDC Core §3.1.2.1 allows it): parameters are appended.

@@ -9,6 +9,15 @@ bool scope_has(std::string_view scope, std::string_view item) {
   return util::contains(util::split_spaces(scope), item);
 }
 
+bool needs_refresh(const StoredTokens& t, util::Timestamp now, util::Timestamp min_valid) {
+  if (t.access_token.empty()) return true;
+  util::Timestamp expiry = t.expires_at;
+  if (!expiry) expiry = jwt_expiry(t.access_token).value_or(0);  // files written before exp was read
+  if (expiry) return expiry - now <= min_valid;
+  if (t.refresh_token.empty()) return false;
+  return t.obtained_at + kAssumedAccessTokenLifetime - now <= min_valid;
+}
+
 namespace {
 
 std::string format_duration(std::chrono::seconds s) {
@@ -115,6 +124,7 @@ Result<StoredTokens> Client::login_browser(const Profile& profile, const Provide
   if (scope_has(profile.scope, "openid")) request.nonce = ctx_.random.token(16);
   request.code_challenge = pkce.challenge;
   request.audience = profile.audience;
+  request.prompt = profile.prompt;
   std::string url = build_authorization_url(request);
 
   auto& out = ctx_.messages;
@@ -163,7 +173,17 @@ Result<StoredTokens> Client::login_browser(const Profile& profile, const Provide
                " with the provider (or a fixed port with --redirect-port N)";
     return std::unexpected(e);
   }
-  return accept(profile, m, *response, request.nonce, nullptr, options.client_secret);
+  auto tokens = accept(profile, m, *response, request.nonce, nullptr, options.client_secret);
+  if (tokens && tokens->refresh_token.empty() && scope_has(profile.scope, "offline_access")) {
+    // OIDC Core §11: a provider may drop offline_access unless prompt=consent is sent (node's
+    // oidc-provider does, by default). Say so now rather than when the access token runs out.
+    out << "latchkey: warning: the provider issued no refresh token although offline_access was asked for"
+        << (tokens->scope.empty() ? "" : " (granted: " + tokens->scope + ")") << "; when the access token expires, "
+        << "you will have to log in again."
+        << (scope_has(profile.prompt, "consent") ? "" : " Some providers grant offline_access only with `--prompt consent`.")
+        << "\n";
+  }
+  return tokens;
 }
 
 Result<StoredTokens> Client::login_device(const Profile& profile, const ProviderMetadata& m,
@@ -193,7 +213,8 @@ Result<StoredTokens> Client::accept(const Profile& profile, const ProviderMetada
   t.access_token = response.access_token;
   t.token_type = response.token_type;
   t.obtained_at = ctx_.clock.now();
-  t.expires_at = response.expires_in ? t.obtained_at + *response.expires_in : 0;
+  // expires_in is only RECOMMENDED (RFC 6749 §5.1): without it, a JWT access token's exp.
+  t.expires_at = response.expires_in ? t.obtained_at + *response.expires_in : jwt_expiry(t.access_token).value_or(0);
   // RFC 6749 §6: a refresh response may omit the refresh token; the old one stays usable then.
   t.refresh_token = !response.refresh_token.empty() ? response.refresh_token : previous ? previous->refresh_token : "";
   // §5.1: an absent scope means the scope asked for.
@@ -221,9 +242,14 @@ Result<StoredTokens> Client::accept(const Profile& profile, const ProviderMetada
 }
 
 Result<StoredTokens> Client::refresh_locked(const Profile& profile, const StoredTokens& current) {
-  if (current.refresh_token.empty())
-    return fail(ErrorKind::login_required, "the access token of profile " + profile.name + " expires and there is no refresh token",
-                "run `latchkey auth login` (add offline_access to --scope to get one)");
+  if (current.refresh_token.empty()) {
+    std::string todo = "run `latchkey auth login`";
+    if (!scope_has(profile.scope, "offline_access")) todo += " (add offline_access to --scope to get a refresh token)";
+    else if (!current.scope.empty() && !scope_has(current.scope, "offline_access"))
+      todo += " --prompt consent: the provider did not grant offline_access without it";
+    return fail(ErrorKind::login_required,
+                "the access token of profile " + profile.name + " expires and there is no refresh token", todo);
+  }
   auto m = metadata(profile);
   if (!m) return std::unexpected(m.error());
   ClientIdentity client{profile.client_id, current.client_secret};
@@ -242,7 +268,7 @@ Result<StoredTokens> Client::valid_tokens(const Profile& profile, util::Timestam
   auto current = ctx_.store.load_tokens(profile.name);
   if (!current) return std::unexpected(current.error());
   if (!*current) return std::unexpected(not_logged_in(profile));
-  if (!(*current)->access_token.empty() && !(*current)->expires_within(ctx_.clock.now(), min_valid)) return **current;
+  if (!needs_refresh(**current, ctx_.clock.now(), min_valid)) return **current;
   return refresh_locked(profile, **current);
 }
 

@@ -86,4 +86,15 @@ class Client {
 
 bool scope_has(std::string_view scope, std::string_view item);
 
+// How long an access token is taken to live when the provider sent no expires_in and the token is
+// not a JWT with exp: short, so that `latchkey auth token` refreshes now and then instead of
+// handing out a dead token forever.
+inline constexpr util::Timestamp kAssumedAccessTokenLifetime = 300;
+
+// Whether `valid_tokens` must refresh before handing out `tokens`: the access token expires
+// within `min_valid` seconds by expires_at, else by the JWT's exp, else by obtained_at +
+// kAssumedAccessTokenLifetime. A token of unknown lifetime without a refresh token is handed out
+// as it is (nothing could replace it; some providers issue tokens that never expire).
+bool needs_refresh(const StoredTokens& tokens, util::Timestamp now, util::Timestamp min_valid);
+
 }  // namespace latchkey::client

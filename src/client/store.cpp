@@ -145,6 +145,7 @@ Result<std::optional<Profile>> TokenStore::load_profile(std::string_view name) c
   p.client_id = str(o, "client_id");
   p.scope = str(o, "scope");
   p.audience = str(o, "audience");
+  p.prompt = str(o, "prompt");
   p.redirect_uri = str(o, "redirect_uri");
   p.cacert = str(o, "cacert");
   p.authorization_endpoint = str(o, "authorization_endpoint");
@@ -172,6 +173,7 @@ Result<void> TokenStore::save_profile(const Profile& p) const {
   put("client_id", p.client_id);
   put("scope", p.scope);
   put("audience", p.audience);
+  put("prompt", p.prompt);
   put("redirect_uri", p.redirect_uri);
   put("cacert", p.cacert);
   put("authorization_endpoint", p.authorization_endpoint);

@@ -24,6 +24,7 @@ struct Profile {
   std::string client_id;
   std::string scope;     // space separated
   std::string audience;  // space separated; sent as `audience`
+  std::string prompt;    // OIDC prompt values, space separated (e.g. "consent"); empty: none sent
   std::vector<std::uint16_t> redirect_ports;
   std::string redirect_uri;
   std::string cacert;
@@ -38,17 +39,14 @@ struct Profile {
 struct StoredTokens {
   std::string access_token;
   std::string token_type = "Bearer";
-  util::Timestamp expires_at = 0;  // 0: the provider did not say
+  util::Timestamp expires_at = 0;  // 0: unknown (no expires_in, and not a JWT with exp)
   std::string refresh_token;
   std::string id_token;
   std::string scope;
   std::string subject;  // from the validated id_token
   util::Timestamp obtained_at = 0;
   std::string client_secret;  // confidential clients only
-
-  bool expires_within(util::Timestamp now, util::Timestamp seconds) const {
-    return expires_at != 0 && expires_at - now <= seconds;
-  }
+  // When to refresh: client::needs_refresh (it also covers tokens of unknown lifetime).
 };
 
 bool is_valid_profile_name(std::string_view name);

@@ -70,6 +70,21 @@ Error error_from_response(const HttpResponse& response, std::string_view during)
 
 }  // namespace
 
+std::optional<util::Timestamp> jwt_expiry(std::string_view access_token) {
+  auto first = access_token.find('.');
+  if (first == std::string_view::npos) return std::nullopt;
+  auto second = access_token.find('.', first + 1);
+  if (second == std::string_view::npos || access_token.find('.', second + 1) != std::string_view::npos)
+    return std::nullopt;  // not a JWS compact serialization (a JWE has five parts and hides exp)
+  auto payload = util::base64url_decode(access_token.substr(first + 1, second - first - 1));
+  if (!payload) return std::nullopt;
+  auto claims = json_object(*payload);
+  if (!claims) return std::nullopt;
+  auto exp = integer(*claims, "exp");
+  if (!exp || *exp <= 0) return std::nullopt;
+  return *exp;
+}
+
 Result<TokenResponse> parse_token_response(const HttpResponse& response, std::string_view during) {
   if (response.status != 200) return std::unexpected(error_from_response(response, during));
   auto o = json_object(response.body);

@@ -27,6 +27,10 @@ struct TokenResponse {
   std::string scope;  // empty when the provider did not say (then: what was asked, §5.1)
 };
 
+// The `exp` of an access token that is a JWT (RFC 9068), read WITHOUT checking the signature: it
+// only tells when to refresh, for providers that send no expires_in. nullopt for opaque tokens.
+std::optional<util::Timestamp> jwt_expiry(std::string_view access_token);
+
 // §5.1 success or §5.2 error. `during` names the step for messages ("the code exchange").
 Result<TokenResponse> parse_token_response(const HttpResponse& response, std::string_view during);
 
