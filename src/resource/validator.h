@@ -53,9 +53,9 @@ struct Claims {
 
 // What an API asks of the token for one request.
 struct Requirements {
-  std::string audience;             // empty: ValidatorOptions::audience
-  std::vector<std::string> scopes;  // every one of them must be granted
-  util::Timestamp clock_skew = 60;  // seconds of leeway for exp/nbf/iat, clamped to [0, kMaxClockSkew]
+  std::string audience{};             // empty: ValidatorOptions::audience
+  std::vector<std::string> scopes{};  // every one of them must be granted
+  util::Timestamp clock_skew = 60;    // seconds of leeway for exp/nbf/iat, clamped to [0, kMaxClockSkew]
 };
 inline constexpr util::Timestamp kMaxClockSkew = 300;
 
