@@ -33,11 +33,15 @@ if (( ${#missing[@]} )); then
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-if (( want_tests )) && [[ -f tests/e2e/package.json ]]; then
-  stamp=tests/e2e/node_modules/.installed-stamp
-  if [[ ! -f $stamp || tests/e2e/package-lock.json -nt $stamp ]]; then
-    (cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error)
-    touch "$stamp"
-  fi
+# Node packages of the browser/interop tests (tests/e2e) and of the oidc-provider interop (tests/interop).
+if (( want_tests )); then
+  for dir in tests/e2e tests/interop; do
+    [[ -f $dir/package.json ]] || continue
+    stamp=$dir/node_modules/.installed-stamp
+    if [[ ! -f $stamp || $dir/package-lock.json -nt $stamp ]]; then
+      (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+      touch "$stamp"
+    fi
+  done
 fi
 echo "install-deps: ok"
