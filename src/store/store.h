@@ -34,6 +34,11 @@ struct Client {
   std::vector<std::string> grant_types;  // authorization_code, refresh_token, ...
   std::vector<std::string> audiences;    // the audiences/resources the client may ask for
   Timestamp created_at = 0;
+  // Browser origins (scheme://host[:port], normalized) allowed to call the token, revocation and
+  // userinfo endpoints cross-origin (CORS).
+  std::vector<std::string> web_origins;
+  // Claims beyond the OIDC standard ones the client may receive: "roles", "groups".
+  std::vector<std::string> allowed_claims;
 };
 
 struct User {
@@ -43,6 +48,9 @@ struct User {
   std::string email;
   std::string name;
   Timestamp created_at = 0;
+  // RFC 9068 §2.2.3.1 (roles, groups), in the order they were added, no repeats.
+  std::vector<std::string> roles;
+  std::vector<std::string> groups;
 };
 
 struct Session {
@@ -165,6 +173,9 @@ class ClientStore {
   virtual std::optional<Client> find_client(const std::string& id) = 0;
   virtual std::vector<Client> list_clients() = 0;
   virtual bool delete_client(const std::string& id) = 0;
+  // Whether any client lists `origin` (exact, normalized) among its web_origins: the answer to a
+  // CORS preflight, which carries no client_id.
+  virtual bool has_client_with_web_origin(const std::string& origin) = 0;
 };
 
 class UserStore {
@@ -175,6 +186,13 @@ class UserStore {
   virtual std::optional<User> find_user_by_username(const std::string& username) = 0;
   virtual std::vector<User> list_users() = 0;
   virtual bool delete_user(const std::string& id) = 0;  // also ends the user's sessions
+  // Roles and groups, one name at a time and atomically (two admins adding at once both land).
+  // Adding a name the user has, or removing one they lack, changes nothing. Returns false only
+  // when the user is unknown.
+  virtual bool add_user_role(const std::string& user_id, const std::string& role) = 0;
+  virtual bool remove_user_role(const std::string& user_id, const std::string& role) = 0;
+  virtual bool add_user_group(const std::string& user_id, const std::string& group) = 0;
+  virtual bool remove_user_group(const std::string& user_id, const std::string& group) = 0;
 };
 
 class SessionStore {

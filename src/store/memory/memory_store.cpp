@@ -46,6 +46,14 @@ bool MemoryStore::delete_client(const std::string& id) {
   return clients_.erase(id) > 0;
 }
 
+bool MemoryStore::has_client_with_web_origin(const std::string& origin) {
+  std::lock_guard lock(mutex_);
+  return std::any_of(clients_.begin(), clients_.end(), [&](const auto& entry) {
+    return std::find(entry.second.web_origins.begin(), entry.second.web_origins.end(), origin) !=
+           entry.second.web_origins.end();
+  });
+}
+
 // ---- users ----
 
 void MemoryStore::put_user(const User& u) {
@@ -82,6 +90,31 @@ bool MemoryStore::delete_user(const std::string& id) {
   if (users_.erase(id) == 0) return false;
   std::erase_if(sessions_, [&](const auto& entry) { return entry.second.user_id == id; });
   return true;
+}
+
+bool MemoryStore::update_user_list(const std::string& user_id, std::vector<std::string> User::*list,
+                                   const std::string& name, bool add) {
+  std::lock_guard lock(mutex_);
+  auto it = users_.find(user_id);
+  if (it == users_.end()) return false;
+  std::vector<std::string>& names = it->second.*list;
+  auto present = std::find(names.begin(), names.end(), name);
+  if (add && present == names.end()) names.push_back(name);
+  if (!add && present != names.end()) names.erase(present);
+  return true;
+}
+
+bool MemoryStore::add_user_role(const std::string& user_id, const std::string& role) {
+  return update_user_list(user_id, &User::roles, role, true);
+}
+bool MemoryStore::remove_user_role(const std::string& user_id, const std::string& role) {
+  return update_user_list(user_id, &User::roles, role, false);
+}
+bool MemoryStore::add_user_group(const std::string& user_id, const std::string& group) {
+  return update_user_list(user_id, &User::groups, group, true);
+}
+bool MemoryStore::remove_user_group(const std::string& user_id, const std::string& group) {
+  return update_user_list(user_id, &User::groups, group, false);
 }
 
 // ---- sessions ----

@@ -38,12 +38,17 @@ class MemoryStore final : public Store {
   std::optional<Client> find_client(const std::string& id) override;
   std::vector<Client> list_clients() override;
   bool delete_client(const std::string& id) override;
+  bool has_client_with_web_origin(const std::string& origin) override;
 
   void put_user(const User& u) override;
   std::optional<User> find_user(const std::string& id) override;
   std::optional<User> find_user_by_username(const std::string& username) override;
   std::vector<User> list_users() override;
   bool delete_user(const std::string& id) override;
+  bool add_user_role(const std::string& user_id, const std::string& role) override;
+  bool remove_user_role(const std::string& user_id, const std::string& role) override;
+  bool add_user_group(const std::string& user_id, const std::string& group) override;
+  bool remove_user_group(const std::string& user_id, const std::string& group) override;
 
   void put_session(const Session& s) override;
   std::optional<Session> find_session(const std::string& id_hash, Timestamp now) override;
@@ -89,6 +94,10 @@ class MemoryStore final : public Store {
     AuthorizationCode code;
     bool used = false;
   };
+
+  // Adds or removes `name` in one of the user's lists; false when the user is unknown.
+  bool update_user_list(const std::string& user_id, std::vector<std::string> User::*list, const std::string& name,
+                        bool add);
 
   std::mutex mutex_;
   std::map<std::string, Client> clients_;

@@ -147,7 +147,17 @@ CREATE TABLE device_codes (
 CREATE INDEX device_codes_by_user_code ON device_codes(user_code_hash, status);
 )sql";
 
-constexpr std::array<std::string_view, 2> kMigrations = {kVersion1, kVersion2};
+// Version 3: browser apps and permissions. Clients get their CORS web origins and the extra claims
+// they may receive; users get roles and groups (JSON arrays like every list column). The column is
+// user_groups because GROUPS is an SQL keyword (window frames). Existing rows get empty lists.
+constexpr std::string_view kVersion3 = R"sql(
+ALTER TABLE clients ADD COLUMN web_origins TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE clients ADD COLUMN allowed_claims TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE users ADD COLUMN roles TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE users ADD COLUMN user_groups TEXT NOT NULL DEFAULT '[]';
+)sql";
+
+constexpr std::array<std::string_view, 3> kMigrations = {kVersion1, kVersion2, kVersion3};
 
 }  // namespace
 

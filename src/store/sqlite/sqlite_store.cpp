@@ -22,9 +22,10 @@ std::int64_t unix_now() {
 }
 
 // Column lists shared by the SELECTs and RETURNING clauses, in the order the readers expect.
-#define LK_CLIENT_COLUMNS \
-  "id, name, secret_hash, is_public, redirect_uris, scopes, grant_types, audiences, created_at"
-#define LK_USER_COLUMNS "id, username, password_hash, email, name, created_at"
+#define LK_CLIENT_COLUMNS                                                                          \
+  "id, name, secret_hash, is_public, redirect_uris, scopes, grant_types, audiences, created_at, web_origins, " \
+  "allowed_claims"
+#define LK_USER_COLUMNS "id, username, password_hash, email, name, created_at, roles, user_groups"
 #define LK_SESSION_COLUMNS "id_hash, user_id, auth_time, created_at, expires_at"
 #define LK_INTERACTION_COLUMNS "id_hash, browser_hash, request_json, created_at, expires_at"
 #define LK_CODE_COLUMNS                                                                             \
@@ -48,7 +49,9 @@ Client read_client(const Statement& s) {
                 .scopes = decode_string_list(s.text(5)),
                 .grant_types = decode_string_list(s.text(6)),
                 .audiences = decode_string_list(s.text(7)),
-                .created_at = s.integer(8)};
+                .created_at = s.integer(8),
+                .web_origins = decode_string_list(s.text(9)),
+                .allowed_claims = decode_string_list(s.text(10))};
 }
 
 User read_user(const Statement& s) {
@@ -57,7 +60,9 @@ User read_user(const Statement& s) {
               .password_hash = s.text(2),
               .email = s.text(3),
               .name = s.text(4),
-              .created_at = s.integer(5)};
+              .created_at = s.integer(5),
+              .roles = decode_string_list(s.text(6)),
+              .groups = decode_string_list(s.text(7))};
 }
 
 Session read_session(const Statement& s) {
@@ -285,7 +290,7 @@ void SqliteStore::migrate_to(int target_version) {
 
 void SqliteStore::put_client(const Client& cl) {
   auto c = impl_->ready();
-  c->prepare("INSERT INTO clients (" LK_CLIENT_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+  c->prepare("INSERT INTO clients (" LK_CLIENT_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
              "insert client")
       .bind(1, cl.id)
       .bind(2, cl.name)
@@ -296,6 +301,8 @@ void SqliteStore::put_client(const Client& cl) {
       .bind(7, encode_string_list(cl.grant_types))
       .bind(8, encode_string_list(cl.audiences))
       .bind(9, cl.created_at)
+      .bind(10, encode_string_list(cl.web_origins))
+      .bind(11, encode_string_list(cl.allowed_claims))
       .insert("client '" + cl.id + "' already exists");
 }
 
@@ -321,17 +328,27 @@ bool SqliteStore::delete_client(const std::string& id) {
   return s.changes() > 0;
 }
 
+bool SqliteStore::has_client_with_web_origin(const std::string& origin) {
+  auto c = impl_->ready();
+  auto s = c->prepare("SELECT 1 FROM clients, json_each(clients.web_origins) WHERE json_each.value = ?1 LIMIT 1",
+                      "find client by web origin");
+  s.bind(1, origin);
+  return s.step();
+}
+
 // ---- users ----
 
 void SqliteStore::put_user(const User& u) {
   auto c = impl_->ready();
-  c->prepare("INSERT INTO users (" LK_USER_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6)", "insert user")
+  c->prepare("INSERT INTO users (" LK_USER_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)", "insert user")
       .bind(1, u.id)
       .bind(2, u.username)
       .bind(3, u.password_hash)
       .bind(4, u.email)
       .bind(5, u.name)
       .bind(6, u.created_at)
+      .bind(7, encode_string_list(u.roles))
+      .bind(8, encode_string_list(u.groups))
       .insert("user '" + u.id + "' already exists", "username '" + u.username + "' is taken");
 }
 
@@ -368,6 +385,60 @@ bool SqliteStore::delete_user(const std::string& id) {
   }
   tx.commit();
   return deleted;
+}
+
+namespace {
+
+// Read-modify-write of one list column inside BEGIN IMMEDIATE, so concurrent changes serialize on
+// the write lock and none is lost.
+bool update_user_list(Connection& c, const char* select_sql, const char* update_sql, const std::string& user_id,
+                      const std::string& name, bool add) {
+  Transaction tx(c);
+  std::vector<std::string> names;
+  {
+    auto read = c.prepare(select_sql, "read user list");
+    read.bind(1, user_id);
+    if (!read.step()) return false;
+    names = decode_string_list(read.text(0));
+  }
+  auto present = std::find(names.begin(), names.end(), name);
+  bool changed = false;
+  if (add && present == names.end()) {
+    names.push_back(name);
+    changed = true;
+  } else if (!add && present != names.end()) {
+    names.erase(present);
+    changed = true;
+  }
+  if (changed) c.prepare(update_sql, "update user list").bind(1, encode_string_list(names)).bind(2, user_id).run();
+  tx.commit();
+  return true;
+}
+
+}  // namespace
+
+bool SqliteStore::add_user_role(const std::string& user_id, const std::string& role) {
+  auto c = impl_->ready();
+  return update_user_list(*c, "SELECT roles FROM users WHERE id = ?1", "UPDATE users SET roles = ?1 WHERE id = ?2",
+                          user_id, role, true);
+}
+
+bool SqliteStore::remove_user_role(const std::string& user_id, const std::string& role) {
+  auto c = impl_->ready();
+  return update_user_list(*c, "SELECT roles FROM users WHERE id = ?1", "UPDATE users SET roles = ?1 WHERE id = ?2",
+                          user_id, role, false);
+}
+
+bool SqliteStore::add_user_group(const std::string& user_id, const std::string& group) {
+  auto c = impl_->ready();
+  return update_user_list(*c, "SELECT user_groups FROM users WHERE id = ?1",
+                          "UPDATE users SET user_groups = ?1 WHERE id = ?2", user_id, group, true);
+}
+
+bool SqliteStore::remove_user_group(const std::string& user_id, const std::string& group) {
+  auto c = impl_->ready();
+  return update_user_list(*c, "SELECT user_groups FROM users WHERE id = ?1",
+                          "UPDATE users SET user_groups = ?1 WHERE id = ?2", user_id, group, false);
 }
 
 // ---- sessions ----

@@ -18,8 +18,8 @@
 // put_device_code one INSERT ... WHERE NOT EXISTS; decide_device_code, consume_device_code and
 // revoke_access_token one conditional UPDATE each; rotate_refresh_token one IMMEDIATE transaction
 // whose first statement is the conditional UPDATE marking the old token used (the INSERT of the
-// next token follows only when it changed a row); revoke_grant, delete_user and rotate_key one
-// IMMEDIATE transaction each.
+// next token follows only when it changed a row); revoke_grant, delete_user, rotate_key and the
+// add/remove of a user's role or group one IMMEDIATE transaction each.
 //
 // Errors of SQLite itself (busy past the timeout, disk full, not a database, corrupt file, ...)
 // become StoreError naming the operation, the file and SQLite's reason.
@@ -59,12 +59,17 @@ class SqliteStore final : public Store {
   std::optional<Client> find_client(const std::string& id) override;
   std::vector<Client> list_clients() override;
   bool delete_client(const std::string& id) override;
+  bool has_client_with_web_origin(const std::string& origin) override;
 
   void put_user(const User& u) override;
   std::optional<User> find_user(const std::string& id) override;
   std::optional<User> find_user_by_username(const std::string& username) override;
   std::vector<User> list_users() override;
   bool delete_user(const std::string& id) override;
+  bool add_user_role(const std::string& user_id, const std::string& role) override;
+  bool remove_user_role(const std::string& user_id, const std::string& role) override;
+  bool add_user_group(const std::string& user_id, const std::string& group) override;
+  bool remove_user_group(const std::string& user_id, const std::string& group) override;
 
   void put_session(const Session& s) override;
   std::optional<Session> find_session(const std::string& id_hash, Timestamp now) override;

@@ -9,10 +9,10 @@ namespace latchkey::store::testing {
 
 inline auto fields(const Client& c) {
   return std::tie(c.id, c.name, c.secret_hash, c.is_public, c.redirect_uris, c.scopes, c.grant_types, c.audiences,
-                  c.created_at);
+                  c.created_at, c.web_origins, c.allowed_claims);
 }
 inline auto fields(const User& u) {
-  return std::tie(u.id, u.username, u.password_hash, u.email, u.name, u.created_at);
+  return std::tie(u.id, u.username, u.password_hash, u.email, u.name, u.created_at, u.roles, u.groups);
 }
 inline auto fields(const Session& s) { return std::tie(s.id_hash, s.user_id, s.auth_time, s.created_at, s.expires_at); }
 inline auto fields(const Consent& c) {

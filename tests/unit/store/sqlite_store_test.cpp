@@ -102,7 +102,7 @@ TEST_F(SqliteStoreTest, ConcurrentMigrationsFromSeparateStoresAreSafe) {
 }
 
 TEST_F(SqliteStoreTest, UpgradeFromVersion1ToVersion2KeepsDataAndAddsDeviceCodes) {
-  ASSERT_EQ(SqliteStore::latest_schema_version(), 2);
+  ASSERT_GE(SqliteStore::latest_schema_version(), 2);
   {
     auto v1 = SqliteStore::open(path());
     v1->migrate_to(1);  // a database as the previous release left it
@@ -123,7 +123,7 @@ TEST_F(SqliteStoreTest, UpgradeFromVersion1ToVersion2KeepsDataAndAddsDeviceCodes
   }
   auto store = SqliteStore::open(path());
   store->migrate();
-  EXPECT_EQ(store->schema_version(), 2);
+  EXPECT_EQ(store->schema_version(), SqliteStore::latest_schema_version());
 
   ASSERT_TRUE(store->find_client("c-1"));
   EXPECT_EQ(store->find_client("c-1")->redirect_uris, std::vector<std::string>{"https://a.example/cb"});
@@ -142,7 +142,41 @@ TEST_F(SqliteStoreTest, UpgradeFromVersion1ToVersion2KeepsDataAndAddsDeviceCodes
   EXPECT_TRUE(store->find_device_code("dc-1"));
 
   store->migrate_to(1);  // never downgrades
-  EXPECT_EQ(store->schema_version(), 2);
+  EXPECT_EQ(store->schema_version(), SqliteStore::latest_schema_version());
+}
+
+TEST_F(SqliteStoreTest, UpgradeFromVersion2ToVersion3GivesOldRowsEmptyOriginsClaimsRolesAndGroups) {
+  ASSERT_EQ(SqliteStore::latest_schema_version(), 3);
+  SqliteStore::open(path())->migrate_to(2);  // a database as the release before issue 10 left it
+  {
+    RawConnection raw(path());
+    raw.exec(R"sql(
+      INSERT INTO clients VALUES ('c-1', 'Client', 'h', 1, '["https://a.example/cb"]', '["openid"]',
+                                  '["authorization_code"]', '[]', 100);
+      INSERT INTO users VALUES ('u-1', 'alice', 'pw', 'a@example.com', 'Alice', 100);
+    )sql");
+  }
+  auto store = SqliteStore::open(path());
+  store->migrate();
+  EXPECT_EQ(store->schema_version(), 3);
+  auto client = store->find_client("c-1");
+  ASSERT_TRUE(client);
+  EXPECT_TRUE(client->is_public);
+  EXPECT_TRUE(client->web_origins.empty());
+  EXPECT_TRUE(client->allowed_claims.empty());
+  EXPECT_FALSE(store->has_client_with_web_origin("https://a.example"));
+  auto user = store->find_user("u-1");
+  ASSERT_TRUE(user);
+  EXPECT_EQ(user->name, "Alice");
+  EXPECT_TRUE(user->roles.empty());
+  EXPECT_TRUE(user->groups.empty());
+  // The old rows take part in the new operations.
+  EXPECT_TRUE(store->add_user_role("u-1", "admin"));
+  EXPECT_TRUE(store->add_user_group("u-1", "staff"));
+  EXPECT_EQ(store->find_user_by_username("alice")->roles, std::vector<std::string>{"admin"});
+  EXPECT_EQ(store->find_user_by_username("alice")->groups, std::vector<std::string>{"staff"});
+  RawConnection raw(path());
+  EXPECT_EQ(raw.text("SELECT roles || user_groups FROM users WHERE id = 'u-1'"), R"(["admin"]["staff"])");
 }
 
 TEST_F(SqliteStoreTest, DeviceCodeStatusIsCheckedByTheDatabase) {

@@ -106,7 +106,9 @@ inline Client sample_client(const std::string& id) {
                 .scopes = {"openid", "profile", "offline_access"},
                 .grant_types = {"authorization_code", "refresh_token"},
                 .audiences = {"https://api.example"},
-                .created_at = 1'700'000'001};
+                .created_at = 1'700'000'001,
+                .web_origins = {"https://app.example", "http://localhost:8080"},
+                .allowed_claims = {"roles"}};
 }
 
 inline User sample_user(const std::string& id, const std::string& username) {
@@ -115,7 +117,9 @@ inline User sample_user(const std::string& id, const std::string& username) {
               .password_hash = "$argon2id$v=19$m=65536,t=2,p=1$c2FsdA$aGFzaA",
               .email = username + "@example.com",
               .name = "User " + username,
-              .created_at = 1'700'000'002};
+              .created_at = 1'700'000'002,
+              .roles = {"reader"},
+              .groups = {"staff", "team a"}};
 }
 
 inline AuthorizationCode sample_code(const std::string& code_hash, const std::string& grant_id) {
