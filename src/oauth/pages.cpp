@@ -77,6 +77,8 @@ std::string describe_scope(std::string_view scope) {
   if (scope == "offline_access") return "Stay signed in: keep access while you are away (refresh tokens)";
   if (scope == "address") return "See your postal address";
   if (scope == "phone") return "See your phone number";
+  if (scope == "roles") return "See your roles (what you may do)";
+  if (scope == "groups") return "See the groups you belong to";
   return "Use the permission \"" + std::string(scope) + "\"";
 }
 
@@ -98,15 +100,17 @@ Response login_page_response(const LoginPage& page, int status) {
 
 Response consent_page_response(const ConsentPage& page) {
   std::string body;
-  body += "<h1>Allow access?</h1><p><strong>" + html_escape(page.client_name) + "</strong> <span class=\"muted\">(" +
-          html_escape(page.client_id) + ")</span> wants to:</p><ul class=\"scopes\">";
+  body += "<h1>Allow access?</h1><p><strong>" + html_escape(page.client_name) + "</strong>";
+  if (page.client_name != page.client_id)
+    body += " <span class=\"muted\">(" + html_escape(page.client_id) + ")</span>";
+  body += " wants to:</p><ul class=\"scopes\">";
   for (const auto& s : page.scopes)
     body += "<li>" + html_escape(describe_scope(s)) + " <span class=\"muted\"><code>" + html_escape(s) +
             "</code></span></li>";
   for (const auto& a : page.audiences)
     body += "<li>Call the API <code>" + html_escape(a) + "</code> on your behalf</li>";
   body += "</ul><p class=\"muted\">Signed in as " + html_escape(page.user_name) +
-          ". You can change your mind later by signing out.</p>";
+          ". Only allow applications you trust.</p>";
   body += "<form method=\"post\" action=\"" + html_escape(page.action) + "\">";
   body += "<input type=\"hidden\" name=\"csrf\" value=\"" + html_escape(page.csrf) + "\">";
   body += "<div class=\"actions\"><button class=\"secondary\" type=\"submit\" name=\"decision\" value=\"deny\">Deny"
