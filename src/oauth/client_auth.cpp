@@ -31,6 +31,13 @@ ClientAuthFailure invalid_client(std::string description, bool basic) {
 
 }  // namespace
 
+std::string claimed_client_id(const Request& request, const util::Params& form) {
+  if (request.header_count("authorization") == 1) {
+    if (auto creds = parse_basic(*request.header("authorization"))) return std::move(creds->client_id);
+  }
+  return form.get_or("client_id");
+}
+
 std::expected<AuthenticatedClient, ClientAuthFailure> authenticate_client(const Request& request,
                                                                           const util::Params& form,
                                                                           store::ClientStore& clients) {

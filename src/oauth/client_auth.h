@@ -21,6 +21,11 @@ struct ClientAuthFailure {
   bool basic_auth_used = false;  // then invalid_client carries WWW-Authenticate: Basic
 };
 
+// The client a request names, NOT authenticated: the HTTP Basic user name, else the client_id
+// field; empty when neither is usable. For decisions that need no proof, such as which client's
+// web origins apply to a CORS response.
+std::string claimed_client_id(const Request& request, const util::Params& form);
+
 std::expected<AuthenticatedClient, ClientAuthFailure> authenticate_client(const Request& request,
                                                                           const util::Params& form,
                                                                           store::ClientStore& clients);

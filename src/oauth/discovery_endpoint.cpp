@@ -38,9 +38,11 @@ boost::json::object build_metadata(const ProviderConfig& config) {
   m["introspection_endpoint_auth_methods_supported"] = strings({"client_secret_basic", "client_secret_post"});
   m["code_challenge_methods_supported"] =
       config.allow_plain_pkce ? strings({"S256", "plain"}) : strings({"S256"});
-  m["scopes_supported"] = strings({"openid", "profile", "email", "offline_access"});
+  // roles and groups (RFC 9068 §2.2.3.1) only reach clients an administrator allowed them
+  // (client create --allow-claim); the scopes exist for every such client.
+  m["scopes_supported"] = strings({"openid", "profile", "email", "offline_access", "roles", "groups"});
   m["claims_supported"] = strings({"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "azp",
-                                   "name", "preferred_username", "email"});
+                                   "name", "preferred_username", "email", "roles", "groups"});
   m["prompt_values_supported"] = strings({"none", "login", "consent", "select_account"});
   m["authorization_response_iss_parameter_supported"] = true;  // RFC 9207 §3
   m["claims_parameter_supported"] = false;
@@ -57,7 +59,6 @@ Response handle_discovery(Context& ctx, const Request& req) {
     return json_response(405, boost::json::object{{"error", "invalid_request"}});
   Response r = json_response(200, build_metadata(ctx.config), false);
   r.set_header("Cache-Control", "public, max-age=300");
-  r.set_header("Access-Control-Allow-Origin", "*");  // public metadata, readable by browser apps
   return r;
 }
 
@@ -68,7 +69,6 @@ Response handle_jwks(Context& ctx, const Request& req) {
   Response r;
   r.set_header("Content-Type", "application/jwk-set+json");
   r.set_header("Cache-Control", "public, max-age=300");
-  r.set_header("Access-Control-Allow-Origin", "*");
   r.body = snap ? snap->jwks_json : std::string("{\"keys\":[]}");
   return r;
 }

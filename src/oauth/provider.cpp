@@ -6,6 +6,7 @@
 #include <mutex>
 
 #include "oauth/context.h"
+#include "oauth/cors.h"
 #include "oauth/endpoints.h"
 #include "oauth/pages.h"
 #include "oauth/wire.h"
@@ -80,7 +81,8 @@ Response route(Context& ctx, const Request& req) {
 
 Response Provider::handle(const Request& request) noexcept {
   try {
-    Response r = route(impl_->ctx, request);
+    // CORS is decided here, around every handler, by one policy (cors.h), never inside a handler.
+    Response r = with_cors(impl_->ctx, request, [&] { return route(impl_->ctx, request); });
     if (request.method == "HEAD") r.body.clear();
     return r;
   } catch (const std::exception& e) {

@@ -19,9 +19,18 @@ std::expected<std::vector<std::string>, OAuthError> requested_scopes(std::string
     if (!is_valid_scope_token(s)) return std::unexpected(error(ErrorCode::invalid_scope, "scope contains invalid characters"));
     if (!util::contains(client.scopes, s))
       return std::unexpected(error(ErrorCode::invalid_scope, "scope '" + s + "' is not allowed for this client"));
+    // Belt and braces: a claim scope in the client's scopes without the claim allowance (a
+    // hand-edited database) is refused too, so roles never reach a client nobody allowed.
+    for (auto claim : kClaimScopes)
+      if (s == claim && !util::contains(client.allowed_claims, claim))
+        return std::unexpected(error(ErrorCode::invalid_scope, "scope '" + s + "' is not allowed for this client"));
     if (!util::contains(out, s)) out.push_back(std::move(s));
   }
   return out;
+}
+
+bool may_receive_claim(const store::Client& client, const std::vector<std::string>& scopes, std::string_view claim) {
+  return util::contains(client.allowed_claims, claim) && util::contains(scopes, claim);
 }
 
 std::expected<std::vector<std::string>, OAuthError> requested_audiences(const util::Params& params,

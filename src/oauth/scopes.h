@@ -13,6 +13,14 @@
 
 namespace latchkey::oauth {
 
+// Scopes that ask for a claim the client must also be allowed to receive (store::Client::
+// allowed_claims): the scope and the claim share the name (RFC 9068 §2.2.3.1 roles, groups).
+inline constexpr std::string_view kClaimScopes[] = {"roles", "groups"};
+
+// Whether tokens for `client` with `scopes` carry the claim `claim` (one of kClaimScopes): the
+// client is allowed it AND the scopes ask for it.
+bool may_receive_claim(const store::Client& client, const std::vector<std::string>& scopes, std::string_view claim);
+
 // Splits, checks the syntax and the client's allowance, removes repeats. Empty input gives an
 // empty list: whether that is allowed is the caller's rule.
 std::expected<std::vector<std::string>, OAuthError> requested_scopes(std::string_view scope, const store::Client& client);

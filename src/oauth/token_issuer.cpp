@@ -1,6 +1,7 @@
 #include "oauth/token_issuer.h"
 
 #include "jose/jws.h"
+#include "oauth/scopes.h"
 #include "util/crypto.h"
 #include "util/strings.h"
 
@@ -26,6 +27,20 @@ boost::json::value audience_claim(const std::vector<std::string>& audiences) {
 }
 
 }  // namespace
+
+void add_permission_claims(boost::json::object& claims, const store::Client& client, const store::User& user,
+                           const std::vector<std::string>& scopes) {
+  auto add = [&](std::string_view name, const std::vector<std::string>& values) {
+    // Nothing for a client that was not allowed, or did not ask; an empty list is left out
+    // (OIDC Core §5.3.2: claims without a value are omitted).
+    if (!may_receive_claim(client, scopes, name) || values.empty()) return;
+    boost::json::array a;
+    for (const auto& v : values) a.emplace_back(v);
+    claims[name] = std::move(a);
+  };
+  add("roles", user.roles);
+  add("groups", user.groups);
+}
 
 IssuedTokens issue_tokens(Context& ctx, const TokenSubject& s) {
   auto keys = ctx.keys.snapshot();
@@ -53,7 +68,10 @@ IssuedTokens issue_tokens(Context& ctx, const TokenSubject& s) {
   at["jti"] = out.jti;
   at["client_id"] = s.client.id;
   if (!out.scope.empty()) at["scope"] = out.scope;
-  if (s.user) at["auth_time"] = s.auth_time;
+  if (s.user) {
+    at["auth_time"] = s.auth_time;
+    add_permission_claims(at, s.client, *s.user, s.scopes);  // RFC 9068 §2.2.3.1
+  }
   // RFC 9068 §2.1: typ "at+jwt", so an access token cannot pass for an ID token.
   out.access_token = jose::sign_jwt(key.key, key.kid, "at+jwt", at);
   ctx.store.record_access_token(
@@ -76,6 +94,7 @@ IssuedTokens issue_tokens(Context& ctx, const TokenSubject& s) {
       if (!s.user->name.empty()) id["name"] = s.user->name;
     }
     if (util::contains(s.scopes, "email") && !s.user->email.empty()) id["email"] = s.user->email;
+    add_permission_claims(id, s.client, *s.user, s.scopes);
     out.id_token = jose::sign_jwt(key.key, key.kid, "JWT", id);
   }
 

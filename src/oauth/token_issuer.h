@@ -35,6 +35,11 @@ struct IssuedTokens {
   std::optional<std::string> refresh_token;
 };
 
+// RFC 9068 §2.2.3.1 `roles` and `groups` of `user`, each only when the client is allowed the
+// claim and `scopes` ask for it (scopes.h may_receive_claim). Access token, id_token and userinfo.
+void add_permission_claims(boost::json::object& claims, const store::Client& client, const store::User& user,
+                           const std::vector<std::string>& scopes);
+
 // Signs the tokens and records them (access-token jti under the grant, refresh-token hash).
 IssuedTokens issue_tokens(Context& ctx, const TokenSubject& subject);
 

@@ -3,6 +3,7 @@
 
 #include "oauth/endpoints.h"
 #include "oauth/own_tokens.h"
+#include "oauth/token_issuer.h"
 #include "oauth/wire.h"
 #include "util/strings.h"
 
@@ -68,6 +69,8 @@ Response handle_userinfo(Context& ctx, const Request& req) {
     if (!user->name.empty()) claims["name"] = user->name;
   }
   if (util::contains(scopes, "email") && !user->email.empty()) claims["email"] = user->email;
+  // Roles and groups as the client is allowed them today (an allowance taken back applies at once).
+  if (auto client = ctx.store.find_client(at->client_id)) add_permission_claims(claims, *client, *user, scopes);
   return json_response(200, claims);
 }
 
