@@ -3,9 +3,11 @@
 #include <CLI/CLI.hpp>
 #include <boost/json.hpp>
 #include <ctime>
+#include <fstream>
 #include <iostream>
 #include <string>
 
+#include "client/api.h"
 #include "client/client.h"
 #include "util/random.h"
 #include "util/strings.h"
@@ -26,7 +28,8 @@ constexpr const char* kExitCodes =
     "  4  refused: the provider refused (access denied, bad client, ...) or its answer failed validation\n"
     "  5  network: the provider could not be reached or answered with a server error\n"
     "  6  timeout: the login was not completed in time\n"
-    "  7  local: the credential store under $LATCHKEY_HOME is unreadable or unwritable\n";
+    "  7  local: the credential store under $LATCHKEY_HOME is unreadable or unwritable\n"
+    "  8  api: `latchkey api` got an answer other than 2xx (the body is still printed)\n";
 
 struct Common {
   std::string profile = "default";
@@ -264,6 +267,62 @@ int cmd_logout(Runtime& rt, const Common& common) {
   return 0;
 }
 
+struct ApiFlags {
+  std::string url, method, data;
+  std::vector<std::string> headers;
+  bool include = false;
+};
+
+int cmd_api(Runtime& rt, const Common& common, const ApiFlags& f) {
+  auto p = existing_profile(rt, common);
+  if (!p) return report(p.error());
+  lc::ApiRequest request;
+  request.url = f.url;
+  request.body = f.data;
+  if (f.data.starts_with('@')) {  // curl's -d @FILE and -d @- (stdin)
+    std::string name = f.data.substr(1);
+    std::ifstream file;
+    if (name != "-") {
+      file.open(name, std::ios::binary);
+      if (!file) return report({lc::ErrorKind::usage, "-d @" + name + ": cannot read the file", "check the path"});
+    }
+    std::istream& in = name == "-" ? std::cin : file;
+    request.body.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  request.method = !f.method.empty() ? f.method : f.data.empty() ? "GET" : "POST";
+  if (request.method.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZ") != std::string::npos)
+    return report({lc::ErrorKind::usage, "-X " + f.method + " is not a method", "use e.g. GET, POST, PUT, PATCH, DELETE"});
+  bool has_content_type = false;
+  for (const auto& h : f.headers) {
+    auto colon = h.find(':');
+    if (colon == std::string::npos || colon == 0 || h.find_first_of("\r\n") != std::string::npos)
+      return report({lc::ErrorKind::usage, "-H '" + h + "' is not a header", "use -H 'Name: value'"});
+    std::string name = latchkey::util::trim(h.substr(0, colon));
+    has_content_type = has_content_type || latchkey::util::to_lower(name) == "content-type";
+    request.headers.emplace_back(name, latchkey::util::trim(h.substr(colon + 1)));
+  }
+  if (!f.data.empty() && !has_content_type)  // as curl does for -d
+    request.headers.emplace_back("Content-Type", "application/x-www-form-urlencoded");
+
+  auto client = rt.client(common, p->cacert);
+  auto r = lc::call_api(client, *rt.http, *p, request);
+  if (!r) return report(r.error());
+  const auto& res = r->response;
+  if (f.include) {
+    std::cout << "HTTP " << res.status << "\n";
+    for (const auto& [k, v] : res.headers) std::cout << k << ": " << v << "\n";
+    std::cout << "\n";
+  }
+  std::cout << res.body << std::flush;
+  if (res.status >= 200 && res.status < 300) return 0;
+  std::string challenge = res.header("www-authenticate");
+  std::cerr << "latchkey: the API answered HTTP " << res.status
+            << (challenge.empty() ? "" : " (WWW-Authenticate: " + challenge + ")") << "\n";
+  if (!r->refresh_problem.empty())
+    std::cerr << "latchkey: the token was not accepted and could not be refreshed: " << r->refresh_problem << "\n";
+  return static_cast<int>(lc::ErrorKind::api);
+}
+
 int cmd_profiles(Runtime& rt) {
   auto names = rt.store.list_profiles();
   if (!names) return report(names.error());
@@ -339,6 +398,16 @@ int main(int argc, char** argv) {
   add_common(profiles, common);
   for (auto* cmd : {status, token, refresh, logout, profiles}) cmd->footer(kExitCodes);
 
+  ApiFlags api_flags;
+  auto* api = app.add_subcommand("api", "Call a protected API with the profile's access token (refreshed as needed)");
+  add_common(api, common);
+  api->add_option("url", api_flags.url, "The API URL (https, or http on loopback)")->required();
+  api->add_option("-X,--request", api_flags.method, "HTTP method (default GET, or POST with -d)");
+  api->add_option("-d,--data", api_flags.data, "Request body; @FILE reads a file, @- stdin");
+  api->add_option("-H,--header", api_flags.headers, "Extra header 'Name: value' (repeatable)")->allow_extra_args(false);
+  api->add_flag("-i,--include", api_flags.include, "Print the status line and response headers before the body");
+  api->footer(kExitCodes);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -358,6 +427,7 @@ int main(int argc, char** argv) {
     if (*refresh) return cmd_refresh(rt, common);
     if (*logout) return cmd_logout(rt, common);
     if (*profiles) return cmd_profiles(rt);
+    if (*api) return cmd_api(rt, common, api_flags);
   } catch (const std::exception& e) {
     std::cerr << "latchkey: unexpected error: " << e.what() << " \u2014 please report it with --verbose output\n";
     return 1;

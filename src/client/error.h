@@ -14,6 +14,7 @@ enum class ErrorKind {
   network = 5,         // could not reach the provider, TLS, HTTP 5xx, unreadable metadata
   timeout = 6,         // the user did not finish in time
   local = 7,           // the local credential store is unreadable or unwritable
+  api = 8,             // `latchkey api`: the API answered with a status other than 2xx
 };
 
 struct Error {
