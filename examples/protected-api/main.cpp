@@ -88,6 +88,8 @@ http::response<http::string_body> handle(lr::Validator& validator, const http::r
   for (const auto& s : claims.scopes) scopes.emplace_back(s);
   boost::json::object body{{"sub", claims.subject}, {"client_id", claims.client_id}, {"scope", scopes},
                            {"expires_at", claims.expires_at}};
+  if (!claims.roles.empty()) body["roles"] = boost::json::value_from(claims.roles);
+  if (!claims.groups.empty()) body["groups"] = boost::json::value_from(claims.groups);
   if (admin) body["admin"] = true;
   return json_response(200, body, version, keep_alive);
 }

@@ -152,6 +152,15 @@ std::expected<Claims, std::string> read_claims(boost::json::object raw) {
         if (s.is_string()) c.scopes.emplace_back(s.get_string());
     }
   }
+  for (auto [name, out] : {std::pair{"roles", &c.roles}, std::pair{"groups", &c.groups}}) {
+    const auto* v = raw.if_contains(name);
+    if (!v) continue;
+    if (!v->is_array()) return std::unexpected(std::string(name) + " is not an array");
+    for (const auto& item : v->get_array()) {
+      if (!item.is_string()) return std::unexpected(std::string(name) + " has a member that is not a string");
+      out->emplace_back(item.get_string());
+    }
+  }
   c.raw = std::move(raw);
   return c;
 }
@@ -425,6 +434,10 @@ struct Validator::Impl {
 
 bool Claims::has_scope(std::string_view scope) const {
   return std::find(scopes.begin(), scopes.end(), scope) != scopes.end();
+}
+bool Claims::has_role(std::string_view role) const { return std::find(roles.begin(), roles.end(), role) != roles.end(); }
+bool Claims::in_group(std::string_view group) const {
+  return std::find(groups.begin(), groups.end(), group) != groups.end();
 }
 
 namespace {

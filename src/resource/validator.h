@@ -41,12 +41,17 @@ struct Claims {
   std::string jwt_id;     // "jti"; empty when absent
   std::vector<std::string> audiences;
   std::vector<std::string> scopes;  // "scope" (space separated), else "scp" (string or array)
+  // RFC 9068 §2.2.3.1 (SCIM attributes): arrays of strings; empty when absent.
+  std::vector<std::string> roles;
+  std::vector<std::string> groups;
   util::Timestamp expires_at = 0;
   util::Timestamp not_before = 0;  // 0 when absent
   util::Timestamp issued_at = 0;   // 0 when absent (introspection)
   boost::json::object raw;         // every claim as received (JWT payload or introspection answer)
 
   bool has_scope(std::string_view scope) const;
+  bool has_role(std::string_view role) const;
+  bool in_group(std::string_view group) const;
   // A raw claim, or nullptr: for roles, groups and provider-specific claims.
   const boost::json::value* claim(std::string_view name) const { return raw.if_contains(name); }
 };

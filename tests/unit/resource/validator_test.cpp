@@ -165,6 +165,21 @@ TEST_F(Fixture, AcceptsAValidTokenAndExposesItsClaims) {
   EXPECT_EQ(fetcher->calls(kJwksUri), 1);
 }
 
+TEST_F(Fixture, RolesAndGroups) {
+  auto v = make();
+  auto c = claims();
+  c["roles"] = boost::json::array{"editor", "viewer"};
+  c["groups"] = boost::json::array{"staff"};
+  auto r = v->validate(bearer(token(c)));
+  ASSERT_TRUE(r.has_value()) << r.error().description;
+  EXPECT_TRUE((*r)->has_role("editor"));
+  EXPECT_FALSE((*r)->has_role("admin"));
+  EXPECT_TRUE((*r)->in_group("staff"));
+  EXPECT_TRUE((**v->validate(bearer(token()))).roles.empty());
+  c["roles"] = "editor";  // not an array: a malformed token, not silently no roles
+  expect_error(v->validate(bearer(token(c))), lr::ErrorCode::invalid_token, 401);
+}
+
 TEST_F(Fixture, TamperedSignatureOrPayloadIsInvalidToken) {
   auto v = make();
   std::string t = token();
