@@ -5,7 +5,9 @@
 
 #include <boost/url/parse.hpp>
 
+#include "oauth/cors.h"
 #include "oauth/redirect_uri.h"
+#include "oauth/scopes.h"
 #include "util/strings.h"
 
 namespace latchkey::server {
@@ -100,6 +102,48 @@ std::optional<Problem> check_password(std::string_view password) {
     return Problem{"the password on stdin has fewer than " + std::to_string(kMinPasswordLength) + " characters",
                    "pipe a longer password to --password-stdin"};
   if (!util::is_valid_utf8(password)) return Problem{"the password on stdin is not valid UTF-8", "pipe UTF-8 text"};
+  return std::nullopt;
+}
+
+std::expected<std::string, Problem> normalize_web_origin_flag(std::string_view origin) {
+  auto normalized = oauth::normalize_web_origin(origin);
+  if (!normalized)
+    return std::unexpected(Problem{normalized.error(),
+                                   "pass the origin the browser shows for the app's page, e.g. --web-origin "
+                                   "https://app.example.com"});
+  return *normalized;
+}
+
+std::optional<Problem> check_allowed_claim(std::string_view claim) {
+  for (auto known : oauth::kClaimScopes)
+    if (claim == known) return std::nullopt;
+  return Problem{"unknown claim " + quoted(claim) + " for --allow-claim", "use --allow-claim roles or --allow-claim groups"};
+}
+
+std::expected<std::vector<std::string>, Problem> scopes_with_claims(std::vector<std::string> scopes,
+                                                                    const std::vector<std::string>& allowed_claims) {
+  for (auto claim : oauth::kClaimScopes) {
+    bool allowed = util::contains(allowed_claims, claim);
+    bool listed = util::contains(scopes, claim);
+    if (listed && !allowed)
+      return std::unexpected(Problem{"scope " + quoted(claim) + " is listed but the client is not allowed the " +
+                                         std::string(claim) + " claim",
+                                     "add --allow-claim " + std::string(claim) + ", or drop it from --scope"});
+    if (allowed && !listed) scopes.emplace_back(claim);
+  }
+  return scopes;
+}
+
+std::optional<Problem> check_role_or_group(std::string_view kind, std::string_view name) {
+  const std::string flag = "--" + std::string(kind);
+  if (name.empty() || name.size() > 255)
+    return Problem{"the " + std::string(kind) + " name must have 1 to 255 characters", "pass " + flag + " NAME"};
+  if (!util::is_valid_utf8(name)) return Problem{"the " + std::string(kind) + " name is not valid UTF-8", "fix " + flag};
+  bool control = std::any_of(name.begin(), name.end(), [](unsigned char c) { return c < 0x20 || c == 0x7f; });
+  if (control || name.front() == ' ' || name.back() == ' ')
+    return Problem{"the " + std::string(kind) + " name " + quoted(name) +
+                       " has control characters or leading/trailing spaces",
+                   "use a plain name such as admin or /engineering/backend"};
   return std::nullopt;
 }
 

@@ -1,6 +1,7 @@
 #pragma once
 // What the admin commands accept for clients and users, as pure functions (unit-tested).
 #include <cstddef>
+#include <expected>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -31,6 +32,20 @@ std::optional<Problem> check_client_secret(std::string_view secret);
 std::optional<Problem> check_scopes(const std::vector<std::string>& scopes);
 std::optional<Problem> check_grant_type(std::string_view grant_type);
 std::optional<Problem> check_username(std::string_view username);
+
+// --web-origin: a browser origin for CORS, normalized to what browsers send in Origin
+// (oauth::normalize_web_origin: scheme://host[:port], https or loopback http, no path).
+std::expected<std::string, Problem> normalize_web_origin_flag(std::string_view origin);
+// --allow-claim: a claim a client may receive beyond the OIDC ones: roles or groups.
+std::optional<Problem> check_allowed_claim(std::string_view claim);
+// The scopes a new client may ask for, given its claim allowances: each allowed claim makes its
+// scope (same name) requestable; a claim scope without the allowance is refused, so that
+// `--scope "openid roles"` alone never sends roles anywhere.
+std::expected<std::vector<std::string>, Problem> scopes_with_claims(std::vector<std::string> scopes,
+                                                                    const std::vector<std::string>& allowed_claims);
+// A role or group name (`kind` is "role" or "group"): 1..255 bytes of UTF-8, no control
+// characters, no leading or trailing space.
+std::optional<Problem> check_role_or_group(std::string_view kind, std::string_view name);
 std::optional<Problem> check_password(std::string_view password);
 
 }  // namespace latchkey::server

@@ -27,6 +27,8 @@ struct CreateClientFlags {
   std::string scope = util::join(kDefaultClientScopes);
   std::vector<std::string> grant_types;
   std::vector<std::string> audiences;
+  std::vector<std::string> web_origins;
+  std::vector<std::string> allowed_claims;
   std::string name;
   bool json = false;
 };
@@ -45,6 +47,8 @@ boost::json::object client_json(const store::Client& c) {
           {"scopes", to_json_array(c.scopes)},
           {"grant_types", to_json_array(c.grant_types)},
           {"audiences", to_json_array(c.audiences)},
+          {"web_origins", to_json_array(c.web_origins)},
+          {"allowed_claims", to_json_array(c.allowed_claims)},
           {"created_at", format_time(c.created_at)}};
 }
 
@@ -53,8 +57,21 @@ int create_client(const CreateClientFlags& f) {
   if (f.redirect_uris.empty())
     throw CommandError("no redirect URI", "pass --redirect-uri URI (repeatable)");
   for (const auto& uri : f.redirect_uris) raise(check_redirect_uri(uri));
-  auto scopes = util::split_spaces(f.scope);
-  raise(check_scopes(scopes));
+  auto listed_scopes = util::split_spaces(f.scope);
+  raise(check_scopes(listed_scopes));
+  std::vector<std::string> allowed_claims;
+  for (const auto& claim : f.allowed_claims) {
+    raise(check_allowed_claim(claim));
+    if (!util::contains(allowed_claims, claim)) allowed_claims.push_back(claim);
+  }
+  auto scopes = scopes_with_claims(listed_scopes, allowed_claims);
+  if (!scopes) raise(scopes.error());
+  std::vector<std::string> web_origins;
+  for (const auto& origin : f.web_origins) {
+    auto normalized = normalize_web_origin_flag(origin);
+    if (!normalized) raise(normalized.error());
+    if (!util::contains(web_origins, *normalized)) web_origins.push_back(*normalized);
+  }
   auto grant_types = f.grant_types.empty() ? kDefaultGrantTypes : f.grant_types;
   for (const auto& g : grant_types) raise(check_grant_type(g));
   for (const auto& a : f.audiences)
@@ -84,9 +101,11 @@ int create_client(const CreateClientFlags& f) {
   client.is_public = f.is_public;
   if (!f.is_public) client.secret_hash = util::hash_client_secret(secret, random.bytes(16));
   client.redirect_uris = f.redirect_uris;
-  client.scopes = scopes;
+  client.scopes = *scopes;
   client.grant_types = grant_types;
   client.audiences = f.audiences;
+  client.web_origins = web_origins;
+  client.allowed_claims = allowed_claims;
   client.created_at = util::SystemClock().now();
   try {
     store->put_client(client);
@@ -125,6 +144,8 @@ int list_clients(const CommonFlags& common, bool json) {
               << "  scopes: " << util::join(c.scopes) << "\n"
               << "  grant_types: " << util::join(c.grant_types) << "\n";
     if (!c.audiences.empty()) std::cout << "  audiences: " << util::join(c.audiences) << "\n";
+    if (!c.web_origins.empty()) std::cout << "  web_origins: " << util::join(c.web_origins) << "\n";
+    if (!c.allowed_claims.empty()) std::cout << "  allowed_claims: " << util::join(c.allowed_claims) << "\n";
   }
   return 0;
 }
@@ -157,6 +178,11 @@ void add_client_commands(CLI::App& app, CommandContext& context) {
   create->add_option("--grant-type", create_flags->grant_types,
                      "grant type (repeatable; default authorization_code refresh_token)");
   create->add_option("--audience", create_flags->audiences, "audience the client may ask for (repeatable)");
+  create->add_option("--web-origin", create_flags->web_origins,
+                     "browser origin (scheme://host[:port]) that may call the token, revocation and userinfo "
+                     "endpoints cross-origin (CORS; repeatable)");
+  create->add_option("--allow-claim", create_flags->allowed_claims,
+                     "claim the client may receive: roles or groups (repeatable; adds the scope of the same name)");
   create->add_option("--name", create_flags->name, "display name shown on the consent page");
   create->add_flag("--json", create_flags->json, "print JSON");
   create->callback([&context, create_flags] { context.action = [create_flags] { return create_client(*create_flags); }; });

@@ -1,4 +1,5 @@
-// latchkey-server user create | list | delete
+// latchkey-server user create | list | delete | role add|remove | group add|remove
+#include <algorithm>
 #include <iostream>
 
 #include <boost/json.hpp>
@@ -26,9 +27,26 @@ struct CreateUserFlags {
   bool json = false;
 };
 
+boost::json::array to_json_array(const std::vector<std::string>& items) {
+  boost::json::array out;
+  for (const auto& s : items) out.emplace_back(s);
+  return out;
+}
+
 boost::json::object user_json(const store::User& u) {
-  return {{"id", u.id}, {"username", u.username}, {"email", u.email}, {"name", u.name},
+  return {{"id", u.id},
+          {"username", u.username},
+          {"email", u.email},
+          {"name", u.name},
+          {"roles", to_json_array(u.roles)},
+          {"groups", to_json_array(u.groups)},
           {"created_at", format_time(u.created_at)}};
+}
+
+std::string join_or_none(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& s : items) out += (out.empty() ? "" : ", ") + s;
+  return out.empty() ? "(none)" : out;
 }
 
 int create_user(const CreateUserFlags& f) {
@@ -79,6 +97,8 @@ int list_users(const CommonFlags& common, bool json) {
     if (!u.email.empty()) std::cout << "  <" << u.email << ">";
     if (!u.name.empty()) std::cout << "  \"" << u.name << "\"";
     std::cout << '\n';
+    if (!u.roles.empty()) std::cout << "  roles: " << join_or_none(u.roles) << '\n';
+    if (!u.groups.empty()) std::cout << "  groups: " << join_or_none(u.groups) << '\n';
   }
   return 0;
 }
@@ -91,6 +111,61 @@ int delete_user(const CommonFlags& common, const std::string& username) {
     throw CommandError("no user " + username, "see `latchkey-server user list`");
   std::cout << "deleted user " << username << '\n';
   return 0;
+}
+
+// `user role add|remove` and `user group add|remove`: one name for one user.
+struct MembershipFlags {
+  CommonFlags common;
+  std::string username;
+  std::string name;
+};
+
+enum class Membership { role, group };
+
+int change_membership(const MembershipFlags& f, Membership kind, bool add) {
+  const char* noun = kind == Membership::role ? "role" : "group";
+  raise(check_role_or_group(noun, f.name));
+  auto config = load_server_config(f.common);
+  auto store = open_migrated_store(config);
+  auto user = store->find_user_by_username(f.username);
+  if (!user) throw CommandError("no user " + f.username, "see `latchkey-server user list`");
+  const auto& before = kind == Membership::role ? user->roles : user->groups;
+  bool had = std::find(before.begin(), before.end(), f.name) != before.end();
+  bool found = kind == Membership::role
+                   ? (add ? store->add_user_role(user->id, f.name) : store->remove_user_role(user->id, f.name))
+                   : (add ? store->add_user_group(user->id, f.name) : store->remove_user_group(user->id, f.name));
+  if (!found) throw CommandError("no user " + f.username, "see `latchkey-server user list` (deleted just now?)");
+  auto after = store->find_user(user->id);
+  const auto& now = after ? (kind == Membership::role ? after->roles : after->groups) : before;
+  if (add && had)
+    std::cout << "user " << f.username << " already has " << noun << " " << f.name << '\n';
+  else if (add)
+    std::cout << "added " << noun << " " << f.name << " to user " << f.username << '\n';
+  else if (had)
+    std::cout << "removed " << noun << " " << f.name << " from user " << f.username << '\n';
+  else
+    std::cout << "user " << f.username << " has no " << noun << " " << f.name << " (nothing to remove)\n";
+  std::cout << f.username << " " << noun << "s: " << join_or_none(now) << '\n';
+  if (had != add)
+    std::cout << "(tokens issued from now on carry this; tokens already issued keep what they had until they expire)\n";
+  return 0;
+}
+
+void add_membership_commands(CLI::App& group, CommandContext& context, Membership kind) {
+  const std::string noun = kind == Membership::role ? "role" : "group";
+  auto* sub = group.add_subcommand(noun, "add or remove a user's " + noun + "s (the RFC 9068 " + noun + "s claim)");
+  sub->require_subcommand(1);
+  for (bool add : {true, false}) {
+    auto flags = std::make_shared<MembershipFlags>();
+    auto* cmd = sub->add_subcommand(add ? "add" : "remove", (add ? "give a user a " : "take a ") + noun +
+                                                                 (add ? "" : " from a user"));
+    add_common_flags(*cmd, flags->common);
+    cmd->add_option("--username", flags->username, "login name")->required();
+    cmd->add_option("--" + noun, flags->name, noun + " name")->required();
+    cmd->callback([&context, flags, kind, add] {
+      context.action = [flags, kind, add] { return change_membership(*flags, kind, add); };
+    });
+  }
 }
 
 }  // namespace
@@ -126,6 +201,9 @@ void add_user_commands(CLI::App& app, CommandContext& context) {
   del->callback([&context, delete_common, delete_name] {
     context.action = [delete_common, delete_name] { return delete_user(*delete_common, *delete_name); };
   });
+
+  add_membership_commands(*group, context, Membership::role);
+  add_membership_commands(*group, context, Membership::group);
 }
 
 }  // namespace latchkey::server

@@ -80,5 +80,62 @@ TEST(UserRuleTest, UsernameAndPassword) {
   EXPECT_TRUE(check_password("short"));
 }
 
+TEST(WebOriginRuleTest, NormalizedLikeTheBrowserSendsIt) {
+  EXPECT_EQ(normalize_web_origin_flag("https://App.Example:443").value_or(""), "https://app.example");
+  EXPECT_EQ(normalize_web_origin_flag("http://127.0.0.1:8000").value_or(""), "http://127.0.0.1:8000");
+  auto path = normalize_web_origin_flag("https://app.example/spa");
+  ASSERT_FALSE(path);
+  EXPECT_NE(path.error().what.find("path"), std::string::npos);
+  EXPECT_NE(path.error().what_to_do.find("--web-origin"), std::string::npos);
+  EXPECT_FALSE(normalize_web_origin_flag("http://app.example"));  // plain http only on loopback
+  EXPECT_FALSE(normalize_web_origin_flag("*"));
+}
+
+TEST(AllowedClaimRuleTest, OnlyRolesAndGroups) {
+  EXPECT_FALSE(check_allowed_claim("roles"));
+  EXPECT_FALSE(check_allowed_claim("groups"));
+  for (const char* bad : {"email", "Roles", "entitlements", ""}) {
+    auto problem = check_allowed_claim(bad);
+    ASSERT_TRUE(problem) << bad;
+    EXPECT_NE(problem->what_to_do.find("--allow-claim roles"), std::string::npos);
+  }
+}
+
+TEST(AllowedClaimRuleTest, TheDefaultScopesCarryNoClaimScopes) {
+  for (const auto& s : kDefaultClientScopes) {
+    EXPECT_NE(s, "roles");
+    EXPECT_NE(s, "groups");
+  }
+}
+
+TEST(AllowedClaimRuleTest, AnAllowedClaimMakesItsScopeRequestable) {
+  auto scopes = scopes_with_claims(kDefaultClientScopes, {"roles"});
+  ASSERT_TRUE(scopes);
+  auto expected = kDefaultClientScopes;
+  expected.push_back("roles");
+  EXPECT_EQ(*scopes, expected);
+  // Listed and allowed: kept once.
+  auto both = scopes_with_claims({"openid", "groups"}, {"groups"});
+  ASSERT_TRUE(both);
+  EXPECT_EQ(*both, (std::vector<std::string>{"openid", "groups"}));
+  EXPECT_EQ(*scopes_with_claims({"openid"}, {}), std::vector<std::string>{"openid"});
+}
+
+TEST(AllowedClaimRuleTest, AClaimScopeWithoutTheAllowanceIsRefused) {
+  auto refused = scopes_with_claims({"openid", "roles"}, {"groups"});
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().what.find("not allowed the roles claim"), std::string::npos);
+  EXPECT_NE(refused.error().what_to_do.find("--allow-claim roles"), std::string::npos);
+}
+
+TEST(RoleRuleTest, NamesArePlainText) {
+  for (const char* ok : {"admin", "/engineering/backend", "team a", "ünïcødé"})
+    EXPECT_FALSE(check_role_or_group("role", ok)) << ok;
+  for (const char* bad : {"", " admin", "admin ", "line\nbreak", "tab\there", "\xff\xfe"})
+    EXPECT_TRUE(check_role_or_group("group", bad)) << bad;
+  EXPECT_TRUE(check_role_or_group("role", std::string(256, 'r')));
+  EXPECT_NE(check_role_or_group("group", "")->what_to_do.find("--group"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace latchkey::server
