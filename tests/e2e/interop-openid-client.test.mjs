@@ -2,6 +2,8 @@
 // discovery, authorization code + PKCE S256 + state + nonce, the code exchange, and its id_token
 // validation. The access token is checked with jose's JWT verifier against the JWKS (RFC 9068).
 // The login and consent pages are walked with plain fetch and a hand-kept cookie jar.
+// Then the token lifecycle through openid-client: refreshTokenGrant (rotation, a fresh id_token),
+// fetchUserInfo, tokenIntrospection and tokenRevocation, and refresh token reuse detection.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as oidc from 'openid-client';
@@ -20,7 +22,7 @@ before(async () => {
 after(async () => {
   if (!server) return;
   const code = await server.stop();
-  if (code !== 0 || passed !== 3) process.stderr.write(`\n==== server logs ====\n${server.logs()}\n`);
+  if (code !== 0 || passed !== 5) process.stderr.write(`\n==== server logs ====\n${server.logs()}\n`);
   await server.cleanup();
   assert.equal(code, 0, 'latchkey-server exits 0 on SIGTERM');
 });
@@ -107,5 +109,91 @@ test('openid-client rejects what it must: a replayed code and a wrong verifier',
   await oidc.authorizationCodeGrant(config, flow2.callbackUrl, checks);
   await assert.rejects(oidc.authorizationCodeGrant(config, flow2.callbackUrl, checks),
     (err) => err.error === 'invalid_grant' || err.cause?.error === 'invalid_grant');
+  passed++;
+});
+
+const isInvalidGrant = (err) => err.error === 'invalid_grant' || err.cause?.error === 'invalid_grant';
+
+async function confidentialConfig() {
+  const c = server.confidential;
+  return oidc.discovery(new URL(server.issuer), c.clientId, undefined, oidc.ClientSecretBasic(c.secret),
+    insecureLoopback);
+}
+
+async function signedInTokens(config, scope, agent) {
+  const flow = await signIn(config, server.confidential.redirectUris[1], scope, agent);
+  const tokens = await oidc.authorizationCodeGrant(config, flow.callbackUrl, {
+    pkceCodeVerifier: flow.codeVerifier, expectedState: flow.state, expectedNonce: flow.nonce,
+    idTokenExpected: true,
+  });
+  return { tokens, agent: flow.agent };
+}
+
+test('refreshTokenGrant, fetchUserInfo, tokenIntrospection and tokenRevocation', { timeout: 60_000 }, async () => {
+  const c = server.confidential;
+  const config = await confidentialConfig();
+  const meta = config.serverMetadata();
+  for (const k of ['userinfo_endpoint', 'revocation_endpoint', 'introspection_endpoint']) {
+    assert.ok(meta[k]?.startsWith(server.issuer + '/'), `discovery lacks ${k}`);
+  }
+  const { tokens } = await signedInTokens(config, 'openid profile email offline_access');
+  const first = tokens.claims();
+
+  // Refresh: openid-client checks the new id_token's iss, aud, exp, iat and that sub is unchanged.
+  const refreshed = await oidc.refreshTokenGrant(config, tokens.refresh_token);
+  assert.ok(refreshed.refresh_token, 'a refresh returns a new refresh token');
+  assert.notEqual(refreshed.refresh_token, tokens.refresh_token, 'the refresh token rotated');
+  assert.notEqual(refreshed.access_token, tokens.access_token);
+  assert.ok(refreshed.id_token, 'a refresh with openid returns an id_token');
+  const claims = refreshed.claims();
+  assert.equal(claims.sub, first.sub);
+  assert.equal(claims.auth_time, first.auth_time, 'OIDC Core §12.2: auth_time is kept');
+  // Its signature, verified by jose against the JWKS (openid-client trusts TLS for that).
+  const jwks = createRemoteJWKSet(new URL(meta.jwks_uri));
+  const { payload: idPayload, protectedHeader } = await jwtVerify(refreshed.id_token, jwks, {
+    issuer: server.issuer, audience: c.clientId, algorithms: ['ES256'],
+  });
+  assert.notEqual(protectedHeader.typ, 'at+jwt');
+  assert.equal(idPayload.sub, first.sub);
+
+  // UserInfo with the refreshed access token; openid-client checks that sub matches.
+  const info = await oidc.fetchUserInfo(config, refreshed.access_token, claims.sub);
+  assert.equal(info.sub, claims.sub);
+  assert.equal(info.preferred_username, server.user.username);
+  assert.equal(info.name, server.user.name);
+  assert.equal(info.email, server.user.email);
+
+  // Introspection (the confidential client authenticates with client_secret_basic).
+  const active = await oidc.tokenIntrospection(config, refreshed.access_token);
+  assert.equal(active.active, true);
+  assert.equal(active.sub, claims.sub);
+  assert.equal(active.client_id, c.clientId);
+  assert.equal((await oidc.tokenIntrospection(config, refreshed.refresh_token)).active, true);
+
+  // Revoking the refresh token revokes the grant (RFC 7009 §2.1): both tokens inactive.
+  await oidc.tokenRevocation(config, refreshed.refresh_token, { token_type_hint: 'refresh_token' });
+  assert.deepEqual(await oidc.tokenIntrospection(config, refreshed.refresh_token), { active: false });
+  assert.deepEqual(await oidc.tokenIntrospection(config, refreshed.access_token), { active: false });
+  await assert.rejects(oidc.fetchUserInfo(config, refreshed.access_token, claims.sub),
+    (err) => err.status === 401 || err.cause?.status === 401 || /invalid_token/.test(String(err.message)));
+  await assert.rejects(oidc.refreshTokenGrant(config, refreshed.refresh_token), isInvalidGrant);
+
+  // Revoking an access token alone: it goes inactive, its grant's refresh token lives on.
+  const { tokens: second } = await signedInTokens(config, 'openid offline_access');
+  await oidc.tokenRevocation(config, second.access_token, { token_type_hint: 'access_token' });
+  assert.deepEqual(await oidc.tokenIntrospection(config, second.access_token), { active: false });
+  assert.equal((await oidc.tokenIntrospection(config, second.refresh_token)).active, true);
+  passed++;
+});
+
+test('openid-client sees reuse detection: a rotated-away refresh token kills the grant', { timeout: 60_000 }, async () => {
+  const config = await confidentialConfig();
+  const { tokens } = await signedInTokens(config, 'openid offline_access');
+  const refreshed = await oidc.refreshTokenGrant(config, tokens.refresh_token);
+  assert.equal((await oidc.tokenIntrospection(config, refreshed.access_token)).active, true);
+  await assert.rejects(oidc.refreshTokenGrant(config, tokens.refresh_token), isInvalidGrant);
+  // RFC 9700 §4.14.2: the whole grant is revoked, the newest tokens included.
+  assert.deepEqual(await oidc.tokenIntrospection(config, refreshed.access_token), { active: false });
+  await assert.rejects(oidc.refreshTokenGrant(config, refreshed.refresh_token), isInvalidGrant);
   passed++;
 });
