@@ -1,8 +1,14 @@
 // protected-api: a small HTTP API protected with liblatchkey-resource.
 //
 //   GET /api/me     the token's subject, client and scopes (any valid token for this audience)
-//   GET /api/admin  the same, but only with scope "admin" (else 403 insufficient_scope)
+//   GET /api/admin  the same, but only with scope "admin" OR role "admin" (RFC 9068 §2.2.3.1 roles
+//                   claim, which latchkey-server sends to clients allowed it: `client create
+//                   --allow-claim roles`, scope `roles`); else 403 insufficient_scope
 //   GET /healthz    no token needed
+//
+// Browser apps on another origin (examples/spa) call it with --cors-origin ORIGIN (repeatable):
+// preflights from those origins are answered, their responses carry Access-Control-Allow-Origin;
+// never Access-Control-Allow-Credentials (the token travels in Authorization, not in cookies).
 //
 // Errors follow RFC 6750 §3: 400/401/403 with WWW-Authenticate and a JSON body.
 //
@@ -13,10 +19,12 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/json.hpp>
+#include <algorithm>
 #include <csignal>
 #include <iostream>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include "resource/validator.h"
 
@@ -69,7 +77,12 @@ http::response<http::string_body> handle(lr::Validator& validator, const http::r
   for (auto it = fields.first; it != fields.second; ++it, ++count) authorization = std::string(it->value());
   lr::ValidationResult result =
       count > 1 ? std::unexpected(validator.make_error(lr::ErrorCode::invalid_request, "more than one Authorization header"))
-                : validator.validate(authorization, {.scopes = admin ? std::vector<std::string>{"admin"} : std::vector<std::string>{}});
+                : validator.validate(authorization);
+  // The admin route: the permission as a scope the user consented to, or as a role an
+  // administrator gave the user. Both are checked after the token itself is valid.
+  if (result && admin && !(*result)->has_scope("admin") && !(*result)->has_role("admin"))
+    result = std::unexpected(validator.make_error(lr::ErrorCode::insufficient_scope,
+                                                  "this route needs scope admin or role admin", {"admin"}));
   if (!result) {
     const auto& e = result.error();
     boost::json::object body;
@@ -94,7 +107,42 @@ http::response<http::string_body> handle(lr::Validator& validator, const http::r
   return json_response(200, body, version, keep_alive);
 }
 
-void serve_connection(lr::Validator& validator, tcp::socket socket) {
+// CORS for the browser origins given with --cors-origin (exact match with the Origin header).
+struct Cors {
+  std::vector<std::string> origins;
+  bool allows(std::string_view origin) const {
+    return std::find(origins.begin(), origins.end(), origin) != origins.end();
+  }
+};
+
+// A preflight (OPTIONS with Access-Control-Request-Method) from an allowed origin: 204 with the
+// permissions; from any other origin: 204 without them, so the browser refuses.
+http::response<http::string_body> preflight(const Cors& cors, const http::request<http::string_body>& req) {
+  http::response<http::string_body> res{http::status::no_content, req.version()};
+  res.keep_alive(req.keep_alive());
+  res.set(http::field::vary, "Origin");
+  std::string_view origin = req[http::field::origin];
+  if (cors.allows(origin)) {
+    res.set(http::field::access_control_allow_origin, origin);
+    res.set(http::field::access_control_allow_methods, "GET");
+    res.set(http::field::access_control_allow_headers, "Authorization");
+    res.set(http::field::access_control_max_age, "600");
+  }
+  res.prepare_payload();
+  return res;
+}
+
+void add_cors_headers(const Cors& cors, const http::request<http::string_body>& req,
+                      http::response<http::string_body>& res) {
+  if (cors.origins.empty()) return;
+  res.set(http::field::vary, "Origin");
+  std::string_view origin = req[http::field::origin];
+  if (!cors.allows(origin)) return;
+  res.set(http::field::access_control_allow_origin, origin);
+  res.set(http::field::access_control_expose_headers, "WWW-Authenticate");  // RFC 6750 errors
+}
+
+void serve_connection(lr::Validator& validator, const Cors& cors, tcp::socket socket) {
   beast::error_code ec;
   beast::flat_buffer buffer;
   for (;;) {
@@ -105,7 +153,10 @@ void serve_connection(lr::Validator& validator, tcp::socket socket) {
     if (ec) break;  // closed, timeout or a malformed request: drop the connection
     const auto& req = parser.get();
     std::string who;
-    auto res = handle(validator, req, who);
+    bool is_preflight = !cors.origins.empty() && req.method() == http::verb::options &&
+                        req.count(http::field::access_control_request_method) > 0;
+    auto res = is_preflight ? preflight(cors, req) : handle(validator, req, who);
+    add_cors_headers(cors, req, res);
     log_line(std::string(req.method_string()) + " " + std::string(req.target()) + " -> " +
              std::to_string(res.result_int()) + (who.empty() ? "" : " " + who));
     http::write(socket, res, ec);
@@ -122,6 +173,7 @@ int main(int argc, char** argv) {
   lr::ValidatorOptions options;
   bool introspect = false, secret_stdin = false;
   lr::IntrospectionOptions introspection;
+  Cors cors;
   app.add_option("--listen", listen, "HOST:PORT to listen on (default 127.0.0.1:8081)");
   app.add_option("--issuer", options.issuer, "The provider's issuer URL")->required();
   app.add_option("--audience", options.audience, "This API's audience: tokens must name it in aud")->required();
@@ -132,6 +184,8 @@ int main(int argc, char** argv) {
   app.add_flag("--client-secret-stdin", secret_stdin, "Read this API's client secret from the first line of stdin");
   app.add_option("--introspection-cache-seconds", introspection.cache_ttl,
                  "How long an active answer is reused: revocation shows at most this late (default 30)");
+  app.add_option("--cors-origin", cors.origins,
+                 "Browser origin (scheme://host[:port]) allowed to call the API cross-origin (repeatable)");
   CLI11_PARSE(app, argc, argv);
 
   if (introspect) {
@@ -162,7 +216,9 @@ int main(int argc, char** argv) {
       acceptor.async_accept([&](beast::error_code ec, tcp::socket socket) {
         if (!ec) {
           // One thread per connection keeps the example short; the validator is thread-safe.
-          std::thread([&v = **validator, s = std::move(socket)]() mutable { serve_connection(v, std::move(s)); }).detach();
+          std::thread([&v = **validator, &cors, s = std::move(socket)]() mutable {
+            serve_connection(v, cors, std::move(s));
+          }).detach();
         }
         accept();
       });
