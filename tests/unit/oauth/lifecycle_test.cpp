@@ -229,7 +229,10 @@ TEST_F(DeviceFlowTest, DenyAndExpiry) {
   auto d = start();
   auto page = approve(str(d, "user_code"), "deny");
   EXPECT_NE(page.body.find("Access denied"), std::string::npos);
-  EXPECT_EQ(error_of(poll(str(d, "device_code"))), "access_denied");
+  auto denied = poll(str(d, "device_code"));
+  EXPECT_EQ(error_of(denied), "access_denied");
+  // RFC 8628 §3.5 errors are token endpoint errors: RFC 6749 §5.2 answers them with 400.
+  EXPECT_EQ(denied.status, 400);
   auto d2 = start();
   clock.advance(config.device_code_ttl);
   EXPECT_EQ(error_of(poll(str(d2, "device_code"))), "expired_token");
