@@ -15,5 +15,9 @@ done
 check store/store.h 'sqlite3|libpq|boost/' "a backend"
 check store/memory 'sqlite3|libpq|boost/beast|boost/asio' "SQL or sockets"
 check http 'sqlite3|libpq|store/sqlite' "SQL"
+# The client and resource libraries stand alone: nothing of the server.
+for dir in client resource; do
+  check "$dir" 'oauth/|store/|http/|server/' "the server's code"
+done
 if ((bad)); then exit 1; fi
 echo "layering: ok"
