@@ -1,12 +1,15 @@
 #include "http/server.h"
 
+#include <openssl/ssl.h>
+
 #include <algorithm>
 #include <atomic>
 #include <csignal>
-#include <iostream>
+#include <cstdio>
 #include <list>
 #include <mutex>
 #include <optional>
+#include <random>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -15,44 +18,114 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 
+#include "http/address_list.h"
 #include "http/convert.h"
 
 namespace latchkey::http {
 
 namespace asio = boost::asio;
+namespace ssl = boost::asio::ssl;
 namespace beast = boost::beast;
 namespace beast_http = boost::beast::http;
 using tcp = asio::ip::tcp;
 
 namespace {
-class Session;
+
+// What the server's registry needs of a session of either kind (plain or TLS).
+class SessionBase {
+ public:
+  virtual ~SessionBase() = default;
+  virtual void shutdown() = 0;
+};
+
+// Request ids only correlate log lines with responses: unique, not secret.
+std::string new_request_id() {
+  thread_local std::mt19937_64 generator{std::random_device{}()};
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string id(32, '0');
+  for (int half = 0; half < 2; ++half) {
+    auto bits = generator();
+    for (int i = 0; i < 16; ++i, bits >>= 4) id[static_cast<std::size_t>(half * 16 + i)] = kHex[bits & 0xf];
+  }
+  return id;
 }
+
+// An id a trusted proxy already gave the request is kept, when it is short and plain.
+bool usable_request_id(std::string_view id) {
+  if (id.empty() || id.size() > 64) return false;
+  return std::all_of(id.begin(), id.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+           c == '.';
+  });
+}
+
+bool is_forwarding_header(std::string_view lower_name) {
+  return lower_name == "x-forwarded-for" || lower_name == "x-forwarded-proto" || lower_name == "x-forwarded-host" ||
+         lower_name == "forwarded" || lower_name == "x-request-id";
+}
+
+std::shared_ptr<ssl::context> load_tls_context(const TlsFiles& files) {
+  auto context = std::make_shared<ssl::context>(ssl::context::tls_server);
+  context->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
+                       ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 | ssl::context::single_dh_use);
+  // TLS 1.2 is the floor (RFC 9325 §3.1.1); the options above say the same for older OpenSSL.
+  SSL_CTX_set_min_proto_version(context->native_handle(), TLS1_2_VERSION);
+  beast::error_code ec;
+  context->use_certificate_chain_file(files.certificate_file, ec);
+  if (ec) throw std::runtime_error("cannot load tls.certificate_file " + files.certificate_file + ": " + ec.message());
+  context->use_private_key_file(files.private_key_file, ssl::context::pem, ec);
+  if (ec) throw std::runtime_error("cannot load tls.private_key_file " + files.private_key_file + ": " + ec.message());
+  if (SSL_CTX_check_private_key(context->native_handle()) != 1)
+    throw std::runtime_error("tls.private_key_file " + files.private_key_file +
+                             " does not belong to the certificate in " + files.certificate_file);
+  return context;
+}
+
+}  // namespace
 
 struct Server::Impl {
   ServerOptions options;
   Handler handler;
+  AddressList trusted_proxies;
 
   // The session registry outlives the io_context: sessions still queued in it are destroyed
   // with it and unregister themselves then.
   std::mutex sessions_mutex;
-  std::list<std::weak_ptr<Session>> sessions;
+  std::list<std::weak_ptr<SessionBase>> sessions;
   std::atomic<std::size_t> active_connections{0};
   std::atomic<bool> stopping{false};
+
+  // The current TLS context; a reload swaps it, sessions keep the one they started with.
+  std::mutex tls_mutex;
+  std::shared_ptr<ssl::context> tls_context;
 
   asio::io_context ioc;
   tcp::acceptor acceptor{asio::make_strand(ioc)};
   asio::signal_set signals{ioc};
+  asio::signal_set reload_signals{ioc};
   asio::steady_timer accept_retry{ioc};
   asio::steady_timer shutdown_poll{ioc};
   std::chrono::steady_clock::time_point shutdown_deadline;
 
+  void log(std::string_view level, std::string_view message) {
+    if (options.log) return options.log(level, message);
+    std::fprintf(stderr, "latchkey-server: %.*s: %.*s\n", static_cast<int>(level.size()), level.data(),
+                 static_cast<int>(message.size()), message.data());
+  }
+  std::shared_ptr<ssl::context> current_tls_context() {
+    std::lock_guard lock(tls_mutex);
+    return tls_context;
+  }
   void accept();
   void on_accept(beast::error_code ec, tcp::socket socket);
+  void wait_for_reload_signal();
   void begin_shutdown();
   void poll_shutdown();
 };
@@ -60,23 +133,28 @@ struct Server::Impl {
 namespace {
 
 // One connection: reads a request, hands it to the handler, writes the response, repeats while
-// the connection is kept alive. All of its work runs on its own strand.
-class Session : public std::enable_shared_from_this<Session> {
+// the connection is kept alive. All of its work runs on its own strand. Stream is
+// beast::tcp_stream, or beast::ssl_stream over one for TLS (handshake first).
+template <class Stream>
+class Session : public SessionBase, public std::enable_shared_from_this<Session<Stream>> {
+  static constexpr bool kTls = !std::is_same_v<Stream, beast::tcp_stream>;
+
  public:
-  Session(tcp::socket&& socket, Server::Impl& server) : server_(server), stream_(std::move(socket)) {
+  Session(tcp::socket&& socket, Server::Impl& server, std::shared_ptr<ssl::context> tls_context)
+      : server_(server), tls_context_(std::move(tls_context)), stream_(make_stream(std::move(socket), tls_context_)) {
     ++server_.active_connections;
     beast::error_code ec;
-    auto endpoint = stream_.socket().remote_endpoint(ec);
+    auto endpoint = lowest().socket().remote_endpoint(ec);
     if (!ec) {
       auto address = endpoint.address();
       // A dual-stack listener sees IPv4 clients as ::ffff:a.b.c.d; report them as a.b.c.d.
       if (address.is_v6() && address.to_v6().is_v4_mapped())
         address = asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6());
-      remote_address_ = address.to_string();
+      peer_address_ = address.to_string();
     }
   }
 
-  ~Session() {
+  ~Session() override {
     {
       std::lock_guard lock(server_.sessions_mutex);
       if (registered_) server_.sessions.erase(registry_entry_);
@@ -87,26 +165,51 @@ class Session : public std::enable_shared_from_this<Session> {
   void start() {
     {
       std::lock_guard lock(server_.sessions_mutex);
-      registry_entry_ = server_.sessions.insert(server_.sessions.end(), weak_from_this());
+      registry_entry_ = server_.sessions.insert(server_.sessions.end(), this->weak_from_this());
       registered_ = true;
     }
-    asio::dispatch(stream_.get_executor(), beast::bind_front_handler(&Session::read_request, shared_from_this()));
+    asio::dispatch(stream_.get_executor(), [self = this->shared_from_this()] {
+      if constexpr (kTls)
+        self->handshake();
+      else
+        self->read_request();
+    });
   }
 
   // Graceful shutdown: an idle connection is closed now; one with a request under way finishes
   // it first (the response then says Connection: close).
-  void shutdown() {
-    asio::post(stream_.get_executor(), [self = shared_from_this()] {
+  void shutdown() override {
+    asio::post(stream_.get_executor(), [self = this->shared_from_this()] {
       bool idle = !self->busy_ && self->buffer_.size() == 0 && (!self->parser_ || !self->parser_->got_some());
       if (idle) {
         beast::error_code ignored;
-        self->stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
-        self->stream_.cancel();
+        self->lowest().socket().shutdown(tcp::socket::shutdown_both, ignored);
+        self->lowest().cancel();
       }
     });
   }
 
  private:
+  static Stream make_stream(tcp::socket&& socket, const std::shared_ptr<ssl::context>& context) {
+    if constexpr (kTls)
+      return Stream(std::move(socket), *context);
+    else
+      return Stream(std::move(socket));
+  }
+
+  beast::tcp_stream& lowest() { return beast::get_lowest_layer(stream_); }
+
+  void handshake() {
+    if constexpr (kTls) {
+      lowest().expires_after(server_.options.read_timeout);
+      stream_.async_handshake(ssl::stream_base::server, [self = this->shared_from_this()](beast::error_code ec) {
+        // Scanners and clients that reject our certificate end here; nothing to answer.
+        if (ec) return self->close();
+        self->read_request();
+      });
+    }
+  }
+
   void read_request() {
     if (server_.stopping) return close();
     parser_.emplace();
@@ -114,15 +217,16 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_->body_limit(server_.options.max_body_bytes);
     // The whole request must arrive within the timeout, so a slow client cannot hold the
     // connection (and a thread's worth of buffers) forever.
-    stream_.expires_after(server_.options.read_timeout);
+    lowest().expires_after(server_.options.read_timeout);
     beast_http::async_read_header(stream_, buffer_, *parser_,
-                                  beast::bind_front_handler(&Session::on_header, shared_from_this()));
+                                  beast::bind_front_handler(&Session::on_header, this->shared_from_this()));
   }
 
   // RFC 9110 §10.1.1: a client that sent "Expect: 100-continue" waits for an interim response
   // before the body (curl does this for bodies over 1 KiB and would otherwise stall a second).
   // The limits have been checked on the headers already, so an oversized body never gets one.
   void on_header(beast::error_code ec, std::size_t) {
+    started_ = std::chrono::steady_clock::now();
     if (ec) return on_read(ec, 0);
     if (parser_->is_done()) return on_read(ec, 0);
     const auto& header = parser_->get();
@@ -130,14 +234,16 @@ class Session : public std::enable_shared_from_this<Session> {
     bool wants_continue = header.version() >= 11 && beast::iequals(expect, "100-continue");
     if (!wants_continue) return read_body();
     auto interim = std::make_shared<beast_http::response<beast_http::empty_body>>(beast_http::status::continue_, 11);
-    beast_http::async_write(stream_, *interim, [self = shared_from_this(), interim](beast::error_code write_ec, std::size_t) {
-      if (write_ec) return self->close();
-      self->read_body();
-    });
+    beast_http::async_write(stream_, *interim,
+                            [self = this->shared_from_this(), interim](beast::error_code write_ec, std::size_t) {
+                              if (write_ec) return self->close();
+                              self->read_body();
+                            });
   }
 
   void read_body() {
-    beast_http::async_read(stream_, buffer_, *parser_, beast::bind_front_handler(&Session::on_read, shared_from_this()));
+    beast_http::async_read(stream_, buffer_, *parser_,
+                           beast::bind_front_handler(&Session::on_read, this->shared_from_this()));
   }
 
   void on_read(beast::error_code ec, std::size_t) {
@@ -156,16 +262,17 @@ class Session : public std::enable_shared_from_this<Session> {
     unsigned version = request.version();
     bool head = request.method() == beast_http::verb::head;
 
-    auto neutral = to_oauth_request(request, remote_address_);
+    auto neutral = to_oauth_request(request, peer_address_);
     if (!neutral) return reject(400);
+    apply_forwarding(*neutral);
     BeastResponse response;
     try {
       response = to_beast_response(server_.handler(*neutral), version, keep_alive);
     } catch (const std::exception& e) {
-      std::cerr << "latchkey-server: handler failed: " << e.what() << '\n';
+      server_.log("error", std::string("handler failed: ") + e.what());
       response = plain_response(500, version, keep_alive);
     } catch (...) {
-      std::cerr << "latchkey-server: handler failed with an unknown exception\n";
+      server_.log("error", "handler failed with an unknown exception");
       response = plain_response(500, version, keep_alive);
     }
     if (head) {
@@ -174,20 +281,75 @@ class Session : public std::enable_shared_from_this<Session> {
       response.body().clear();
       response.content_length(length);
     }
+    response.set("X-Request-Id", request_id_);
+    report(neutral->method, neutral->path, response.result_int());
     write(std::move(response), !keep_alive, false);
+  }
+
+  // The client as seen through trusted proxies; from anyone else the forwarding headers are
+  // dropped, so nothing after this point can be fooled by them.
+  void apply_forwarding(oauth::Request& request) {
+    std::vector<std::string_view> forwarded_for;
+    std::string_view forwarded_proto;
+    std::string_view proxy_request_id;
+    for (const auto& [name, value] : request.headers) {
+      if (name == "x-forwarded-for") forwarded_for.push_back(value);
+      if (name == "x-forwarded-proto" && forwarded_proto.empty()) forwarded_proto = value;
+      if (name == "x-request-id" && proxy_request_id.empty()) proxy_request_id = value;
+    }
+    auto client = resolve_forwarded(server_.trusted_proxies, peer_address_, forwarded_for, forwarded_proto,
+                                    kTls ? "https" : "http");
+    bool from_proxy = !server_.trusted_proxies.empty() && server_.trusted_proxies.contains(peer_address_);
+    request_id_ = from_proxy && usable_request_id(proxy_request_id) ? std::string(proxy_request_id) : new_request_id();
+    client_address_ = std::move(client.address);
+    scheme_ = std::move(client.scheme);
+    if (!from_proxy)
+      std::erase_if(request.headers, [](const oauth::Header& h) { return is_forwarding_header(h.first); });
+    else
+      std::erase_if(request.headers, [](const oauth::Header& h) { return h.first == "x-request-id"; });
+    request.headers.emplace_back("x-request-id", request_id_);
+    request.remote_address = client_address_;
+  }
+
+  void report(std::string_view method, std::string_view path, unsigned status) {
+    if (!server_.options.on_request) return;
+    RequestRecord record;
+    record.request_id = request_id_;
+    record.method = method;
+    record.path = path.substr(0, path.find('?'));
+    record.status = status;
+    record.duration = std::chrono::steady_clock::now() - started_;
+    record.client_address = client_address_.empty() ? std::string_view(peer_address_) : client_address_;
+    record.scheme = scheme_.empty() ? (kTls ? "https" : "http") : std::string_view(scheme_);
+    try {
+      server_.options.on_request(record);
+    } catch (...) {
+      // Logging and metrics must never take a response down.
+    }
   }
 
   // The adapter's own error answer; the connection cannot be trusted afterwards, so it closes.
   void reject(unsigned status) {
     busy_ = true;
-    write(plain_response(status, 11, false), true, true);
+    request_id_ = new_request_id();
+    client_address_.clear();
+    scheme_.clear();
+    auto response = plain_response(status, 11, false);
+    response.set("X-Request-Id", request_id_);
+    std::string method, path;
+    if (parser_ && parser_->is_header_done()) {
+      method = std::string(parser_->get().method_string());
+      path = std::string(parser_->get().target());
+    }
+    report(method, path, status);
+    write(std::move(response), true, true);
   }
 
   void write(BeastResponse&& response, bool close_after, bool drain_after) {
     response_ = std::move(response);
-    stream_.expires_after(server_.options.read_timeout);
+    lowest().expires_after(server_.options.read_timeout);
     beast_http::async_write(stream_, *response_,
-                            [self = shared_from_this(), close_after, drain_after](beast::error_code ec, std::size_t) {
+                            [self = this->shared_from_this(), close_after, drain_after](beast::error_code ec, std::size_t) {
                               self->busy_ = false;
                               self->response_.reset();
                               if (ec) return self->close();
@@ -202,38 +364,48 @@ class Session : public std::enable_shared_from_this<Session> {
   // our side and read (and discard) briefly until the client closes.
   void drain() {
     beast::error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    stream_.expires_after(std::chrono::seconds(2));
+    lowest().socket().shutdown(tcp::socket::shutdown_send, ignored);
+    lowest().expires_after(std::chrono::seconds(2));
     drain_buffer_.resize(4096);
     read_some_and_discard();
   }
 
   void read_some_and_discard() {
-    stream_.async_read_some(asio::buffer(drain_buffer_), [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+    stream_.async_read_some(asio::buffer(drain_buffer_), [self = this->shared_from_this()](beast::error_code ec, std::size_t n) {
       self->drained_ += n;
       if (ec || self->drained_ > 1024 * 1024) return self->close();
       self->read_some_and_discard();
     });
   }
 
+  // For TLS too the TCP connection is simply closed: every response is length-delimited, so a
+  // missing close_notify cannot truncate one unnoticed (RFC 8446 §6.1 leaves this to the app).
   void close() {
     beast::error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
-    stream_.socket().close(ignored);
+    lowest().socket().shutdown(tcp::socket::shutdown_both, ignored);
+    lowest().socket().close(ignored);
   }
 
   Server::Impl& server_;
-  beast::tcp_stream stream_;
+  std::shared_ptr<ssl::context> tls_context_;  // before stream_: the stream refers to it
+  Stream stream_;
   beast::flat_buffer buffer_;
   std::optional<beast_http::request_parser<beast_http::string_body>> parser_;
   std::optional<BeastResponse> response_;
-  std::string remote_address_;
+  std::string peer_address_;
+  std::string client_address_;
+  std::string scheme_;
+  std::string request_id_;
+  std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   bool busy_ = false;
   std::vector<char> drain_buffer_;
   std::size_t drained_ = 0;
-  std::list<std::weak_ptr<Session>>::iterator registry_entry_;
+  std::list<std::weak_ptr<SessionBase>>::iterator registry_entry_;
   bool registered_ = false;
 };
+
+using PlainSession = Session<beast::tcp_stream>;
+using TlsSession = Session<beast::ssl_stream<beast::tcp_stream>>;
 
 }  // namespace
 
@@ -245,7 +417,7 @@ void Server::Impl::on_accept(beast::error_code ec, tcp::socket socket) {
   if (stopping || ec == asio::error::operation_aborted) return;
   if (ec) {
     // Out of file descriptors and the like: wait a moment instead of spinning on accept.
-    std::cerr << "latchkey-server: accept failed: " << ec.message() << '\n';
+    log("error", "accept failed: " + ec.message());
     accept_retry.expires_after(std::chrono::milliseconds(100));
     accept_retry.async_wait([this](beast::error_code wait_ec) {
       if (!wait_ec && !stopping) accept();
@@ -255,10 +427,31 @@ void Server::Impl::on_accept(beast::error_code ec, tcp::socket socket) {
   if (active_connections.load() >= options.max_connections) {
     beast::error_code ignored;
     socket.close(ignored);  // over the cap: refuse cheaply rather than queue
+  } else if (options.tls) {
+    std::make_shared<TlsSession>(std::move(socket), *this, current_tls_context())->start();
   } else {
-    std::make_shared<Session>(std::move(socket), *this)->start();
+    std::make_shared<PlainSession>(std::move(socket), *this, nullptr)->start();
   }
   accept();
+}
+
+void Server::Impl::wait_for_reload_signal() {
+  reload_signals.async_wait([this](beast::error_code ec, int) {
+    if (ec || stopping) return;
+    if (!options.tls) {
+      log("info", "SIGHUP: no TLS certificate to reload");
+    } else {
+      try {
+        auto fresh = load_tls_context(*options.tls);
+        std::lock_guard lock(tls_mutex);
+        tls_context = std::move(fresh);
+        log("info", "SIGHUP: TLS certificate reloaded from " + options.tls->certificate_file);
+      } catch (const std::exception& e) {
+        log("error", std::string("SIGHUP: keeping the current TLS certificate: ") + e.what());
+      }
+    }
+    wait_for_reload_signal();
+  });
 }
 
 void Server::Impl::begin_shutdown() {
@@ -266,8 +459,9 @@ void Server::Impl::begin_shutdown() {
   beast::error_code ignored;
   acceptor.close(ignored);
   signals.cancel(ignored);
+  reload_signals.cancel(ignored);
   accept_retry.cancel();
-  std::vector<std::shared_ptr<Session>> live;
+  std::vector<std::shared_ptr<SessionBase>> live;
   {
     std::lock_guard lock(sessions_mutex);
     for (auto& weak : sessions)
@@ -293,6 +487,11 @@ Server::Server(ServerOptions options, Handler handler) : impl_(std::make_unique<
   impl_->options = std::move(options);
   impl_->handler = std::move(handler);
   auto& impl = *impl_;
+  auto proxies = AddressList::parse(impl.options.trusted_proxies);
+  if (!proxies) throw std::runtime_error("server.trusted_proxies: " + proxies.error());
+  impl.trusted_proxies = std::move(*proxies);
+  if (impl.options.tls) impl.tls_context = load_tls_context(*impl.options.tls);
+
   std::string where = impl.options.host + ":" + std::to_string(impl.options.port);
   beast::error_code ec;
   auto address = asio::ip::make_address(impl.options.host, ec);
@@ -310,6 +509,10 @@ Server::Server(ServerOptions options, Handler handler) : impl_(std::make_unique<
       if (!wait_ec) asio::post(impl.acceptor.get_executor(), [&impl] { impl.begin_shutdown(); });
     });
   }
+  if (impl.options.reload_on_sighup) {
+    impl.reload_signals.add(SIGHUP);
+    impl.wait_for_reload_signal();
+  }
   impl.accept();
 }
 
@@ -319,6 +522,22 @@ std::uint16_t Server::port() const {
   beast::error_code ec;
   auto endpoint = impl_->acceptor.local_endpoint(ec);
   return ec ? impl_->options.port : endpoint.port();
+}
+
+bool Server::tls() const { return impl_->options.tls.has_value(); }
+
+std::size_t Server::active_connections() const { return impl_->active_connections.load(); }
+
+std::expected<void, std::string> Server::reload_tls() {
+  if (!impl_->options.tls) return std::unexpected("TLS is not configured");
+  try {
+    auto fresh = load_tls_context(*impl_->options.tls);
+    std::lock_guard lock(impl_->tls_mutex);
+    impl_->tls_context = std::move(fresh);
+    return {};
+  } catch (const std::exception& e) {
+    return std::unexpected(e.what());
+  }
 }
 
 void Server::run() {

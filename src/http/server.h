@@ -4,15 +4,40 @@
 // pool thread that read the request.
 #include <chrono>
 #include <cstdint>
+#include <expected>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "oauth/message.h"
 
 namespace latchkey::http {
 
+// The neutral request the handler gets carries the client's address after trusted proxies (see
+// trusted_proxies) and an "x-request-id" header holding this request's id; the response gets
+// X-Request-Id back.
 using Handler = std::function<oauth::Response(const oauth::Request&)>;
+
+// What the adapter knows of one finished request, for access logs and metrics. Nothing of the
+// query, the headers or the body: those may carry secrets.
+struct RequestRecord {
+  std::string_view request_id;
+  std::string_view method;          // empty when the request line could not be read
+  std::string_view path;            // without the query
+  unsigned status = 0;
+  std::chrono::nanoseconds duration{0};  // from the end of the headers to the response being ready
+  std::string_view client_address;  // after trusted proxies
+  std::string_view scheme;          // "http" or "https" (as the client used it, through a proxy too)
+};
+
+// PEM files; the certificate file may hold the chain after the leaf.
+struct TlsFiles {
+  std::string certificate_file;
+  std::string private_key_file;
+};
 
 struct ServerOptions {
   std::string host = "127.0.0.1";  // an IP literal, v4 or v6 (without brackets)
@@ -24,18 +49,38 @@ struct ServerOptions {
   std::size_t max_connections = 10000;      // connections over it are closed at accept
   std::chrono::seconds shutdown_timeout{5}; // in-flight requests get this long on stop()
   bool stop_on_signals = true;              // SIGTERM and SIGINT call stop()
+  bool reload_on_sighup = true;             // SIGHUP reloads the TLS certificate (reload_tls())
+
+  // Native TLS (1.2 and later) when set; plain HTTP otherwise.
+  std::optional<TlsFiles> tls;
+  // IP addresses or CIDR ranges of reverse proxies whose X-Forwarded-For / X-Forwarded-Proto (and
+  // X-Request-Id) are believed. From anyone else those headers are removed before the handler.
+  std::vector<std::string> trusted_proxies;
+
+  // Called once per answered request (on the thread that served it; must not block for long).
+  std::function<void(const RequestRecord&)> on_request;
+  // The adapter's own messages ("warn", "accept failed: ..."); stderr when unset.
+  std::function<void(std::string_view level, std::string_view message)> log;
 };
 
 class Server {
  public:
   // Binds and listens at once, so that port() is known before run(). Throws std::runtime_error
-  // naming the address when it cannot bind.
+  // naming the address when it cannot bind, or the file when the TLS certificate or key cannot
+  // be loaded, or the entry of trusted_proxies that is not an address.
   Server(ServerOptions options, Handler handler);
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
   std::uint16_t port() const;
+  bool tls() const;
+  std::size_t active_connections() const;
+
+  // Loads the certificate and key files again. New connections use them; connections already
+  // open keep theirs, and the listener stays. On failure the current certificate stays in use and
+  // the error (naming the file, never key material) is returned. Safe from any thread.
+  std::expected<void, std::string> reload_tls();
 
   // Serves on `threads` threads (the caller's is one of them) until stop() or a signal, then
   // returns once in-flight requests have finished or shutdown_timeout has passed.
