@@ -2,18 +2,28 @@
 // defence that turns anything unexpected into a server_error without internal detail.
 #include "oauth/provider.h"
 
+#include <atomic>
 #include <cstdio>
 #include <mutex>
 
+#include "oauth/browser.h"
 #include "oauth/context.h"
 #include "oauth/cors.h"
 #include "oauth/endpoints.h"
 #include "oauth/pages.h"
 #include "oauth/wire.h"
+#include "util/form.h"
 
 namespace latchkey::oauth {
 
+namespace {
+std::atomic<LogSink> g_log_sink{nullptr};
+}  // namespace
+
+void set_log_sink(LogSink sink) { g_log_sink.store(sink); }
+
 void log_line(std::string_view level, std::string_view message) {
+  if (auto sink = g_log_sink.load()) return sink(level, message);
   static std::mutex mu;
   std::lock_guard lock(mu);
   std::fprintf(stderr, "latchkey-server: %.*s: %.*s\n", static_cast<int>(level.size()), level.data(),
@@ -23,6 +33,7 @@ void log_line(std::string_view level, std::string_view message) {
 struct Provider::Impl {
   ProviderConfig config;
   Context ctx;
+  ProviderObserver* observer = nullptr;
   Impl(ProviderConfig c, store::Store& store, KeyRing& keys, const util::Clock& clock, util::Random& random)
       : config(std::move(c)), ctx{config, store, keys, clock, random, {}} {
     // The CSRF MAC key lives in the store so that every instance behind a load balancer agrees.
@@ -37,6 +48,8 @@ Provider::Provider(ProviderConfig config, store::Store& store, KeyRing& keys, co
 Provider::~Provider() = default;
 
 const ProviderConfig& Provider::config() const { return impl_->config; }
+
+void Provider::set_observer(ProviderObserver* observer) { impl_->observer = observer; }
 
 namespace {
 
@@ -77,6 +90,36 @@ Response route(Context& ctx, const Request& req) {
   return error_page_response(404, "Not found", "There is no page at this address.");
 }
 
+bool sets_cookie(const Response& r, std::string_view name, bool deleting) {
+  for (const auto& [header, value] : r.headers) {
+    if (header != "Set-Cookie" || !std::string_view(value).starts_with(name) || value.size() <= name.size() ||
+        value[name.size()] != '=')
+      continue;
+    bool empty_value = value.size() == name.size() + 1 || value[name.size() + 1] == ';';
+    if (empty_value == deleting) return true;
+  }
+  return false;
+}
+
+// The counting hooks, told from the request and the finished response, so that no handler
+// carries metrics code: a login is the POST of the login form (a new session cookie on success,
+// 400/401 with the form again on failure); logout ends a session when it clears the cookie.
+void observe(ProviderObserver& observer, const Context& ctx, const Request& req, const Response& r) {
+  const std::string& p = req.path;
+  if (req.method == "POST" && p.starts_with("/interaction/") && p.ends_with("/login")) {
+    if (sets_cookie(r, session_cookie_name(ctx.config), false))
+      observer.login_succeeded();
+    else if (r.status == 400 || r.status == 401)
+      observer.login_failed();
+  } else if (p == "/token" && r.status == 200) {
+    auto form = util::parse_form(req.body);
+    observer.token_issued(form ? form->get_or("grant_type") : std::string());
+  } else if (p == "/logout" && req.header("cookie") && sets_cookie(r, session_cookie_name(ctx.config), true) &&
+             find_cookie(req, session_cookie_name(ctx.config))) {
+    observer.session_ended();
+  }
+}
+
 }  // namespace
 
 Response Provider::handle(const Request& request) noexcept {
@@ -84,6 +127,13 @@ Response Provider::handle(const Request& request) noexcept {
     // CORS is decided here, around every handler, by one policy (cors.h), never inside a handler.
     Response r = with_cors(impl_->ctx, request, [&] { return route(impl_->ctx, request); });
     if (request.method == "HEAD") r.body.clear();
+    if (impl_->observer) {
+      try {
+        observe(*impl_->observer, impl_->ctx, request, r);
+      } catch (...) {
+        // Counting must never turn an answer into an error.
+      }
+    }
     return r;
   } catch (const std::exception& e) {
     log_line("error", std::string("request to ") + request.path + " failed: " + e.what());

@@ -7,6 +7,7 @@
 #include "oauth/config.h"
 #include "oauth/keyring.h"
 #include "oauth/message.h"
+#include "oauth/observer.h"
 #include "store/store.h"
 #include "util/clock.h"
 #include "util/random.h"
@@ -24,6 +25,9 @@ class Provider {
   Response handle(const Request& request) noexcept;
 
   const ProviderConfig& config() const;
+
+  // Counting hooks (logins, tokens, sessions); set before requests are served. May be null.
+  void set_observer(ProviderObserver* observer);
 
  private:
   struct Impl;
