@@ -1,4 +1,6 @@
 // latchkey-server serve: store + keys + protocol core + HTTP adapter, until SIGTERM/SIGINT.
+#include <unistd.h>
+
 #include <condition_variable>
 #include <iostream>
 #include <mutex>
@@ -11,6 +13,9 @@
 #include "oauth/provider.h"
 #include "server/commands.h"
 #include "server/dev.h"
+#include "server/logging.h"
+#include "server/metrics.h"
+#include "server/ops.h"
 #include "util/clock.h"
 #include "util/random.h"
 
@@ -20,8 +25,14 @@ namespace {
 
 constexpr std::chrono::seconds kKeyReloadInterval{10};
 
+// The protocol core's log lines join the server's log (same format and level).
+void core_log_sink(std::string_view level, std::string_view message) { process_logger().log(level, message); }
+
 int serve(const CommonFlags& flags) {
   auto config = load_server_config(flags);
+  Logger& logger = process_logger();
+  logger.configure(parse_log_level(config.log.level), resolve_log_format(config.log.format, ::isatty(STDERR_FILENO)));
+  oauth::set_log_sink(&core_log_sink);
   auto store = open_migrated_store(config);  // migrations are idempotent: safe on every start
   auto kek = load_key_encryption_key(config);
   auto alg = jose::algorithm_from_string(config.provider.signing_alg);
@@ -50,24 +61,56 @@ int serve(const CommonFlags& flags) {
   options.read_timeout = std::chrono::seconds(config.http.read_timeout_seconds);
   options.max_connections = config.http.max_connections;
   options.shutdown_timeout = std::chrono::seconds(config.http.shutdown_timeout_seconds);
+  if (config.tls.enabled()) options.tls = http::TlsFiles{config.tls.certificate_file, config.tls.private_key_file};
+  options.trusted_proxies = config.trusted_proxies;
+  Metrics metrics;
+  options.on_request = [&metrics, &logger](const http::RequestRecord& record) {
+    metrics.record_request(record.path, record.status, record.duration);
+    logger.request(record);
+  };
+  options.log = [&logger](std::string_view level, std::string_view message) { logger.log(level, message); };
+
+  auto metrics_allowed = http::AddressList::parse(config.metrics_allowed_addresses);
+  if (!metrics_allowed) throw CommandError("metrics.allowed_addresses: " + metrics_allowed.error(), "see docs/configuration.md");
+  auto sqlite_file = sqlite_file_of(config.database_url);
+  ReadinessCheck readiness = [&store, &keys, sqlite_file]() -> std::optional<std::string> {
+    // A cheap indexed lookup: proves the database answers and the schema is current.
+    try {
+      store->find_client("latchkey-readiness-probe");
+    } catch (const std::exception& e) {
+      return std::string("database: ") + e.what();
+    }
+    if (sqlite_file)
+      if (auto problem = check_sqlite_file(*sqlite_file)) return problem;
+    auto snapshot = keys.snapshot();
+    if (!snapshot || !snapshot->active) return std::string("no signing key loaded");
+    return std::nullopt;
+  };
 
   // The provider needs the final issuer, which with port 0 is known only after binding.
   std::unique_ptr<oauth::Provider> provider;
   std::unique_ptr<http::Server> server;
+  std::unique_ptr<OpsEndpoints> ops;
   try {
-    server = std::make_unique<http::Server>(options, [&provider](const oauth::Request& request) {
+    server = std::make_unique<http::Server>(options, [&provider, &ops](const oauth::Request& request) {
+      // Health and metrics belong to the server, not to the protocol core.
+      if (OpsEndpoints::is_ops_path(request.path)) return *ops->handle(request);
       return provider->handle(request);
     });
   } catch (const std::exception& e) {
-    throw CommandError(e.what(), "choose another --listen address or stop what uses it");
+    throw CommandError(e.what(), "check server.listen, tls.* and server.trusted_proxies");
   }
+  ops = std::make_unique<OpsEndpoints>(metrics, std::move(*metrics_allowed), readiness,
+                                       [&server] { return server->active_connections(); });
+  const char* scheme = config.tls.enabled() ? "https://" : "http://";
   ListenAddress bound{config.listen.host, server->port()};
-  if (config.issuer_from_listen) config.provider.issuer = "http://" + bound.authority();
+  if (config.issuer_from_listen) config.provider.issuer = scheme + bound.authority();
   provider = std::make_unique<oauth::Provider>(config.provider, *store, keys, clock, random);
+  provider->set_observer(&metrics);
 
   if (dev_credentials) print_dev_banner(std::cout, config, *dev_credentials, random);
   // Test harnesses and scripts wait for this line.
-  std::cout << "latchkey-server listening on http://" << bound.authority() << " (issuer " << config.provider.issuer
+  std::cout << "latchkey-server listening on " << scheme << bound.authority() << " (issuer " << config.provider.issuer
             << ")" << std::endl;
   // Another instance (or `keys rotate`) may change the keys in the shared store: pick that up.
   std::jthread key_watcher([&keys, &clock, &config](std::stop_token stop) {
@@ -82,8 +125,8 @@ int serve(const CommonFlags& flags) {
         keys.prune(clock, oauth::longest_token_lifetime(config.provider));
         keys.reload_if_changed();
       } catch (const std::exception& e) {
-        std::cerr << "latchkey-server: warn: cannot reload signing keys (keeping the current ones): " << e.what()
-                  << std::endl;
+        process_logger().log(LogLevel::warn,
+                             std::string("cannot reload signing keys (keeping the current ones): ") + e.what());
       }
     }
   });

@@ -8,11 +8,13 @@
 #include <charconv>
 #include <cstring>
 #include <fstream>
+#include <initializer_list>
 #include <sstream>
 
 #include <boost/url/parse.hpp>
 #include <toml++/toml.h>
 
+#include "http/address_list.h"
 #include "util/strings.h"
 
 extern char** environ;
@@ -25,6 +27,22 @@ using Error = std::optional<std::string>;
 std::int64_t as_int(const ConfigValue& v) { return std::get<std::int64_t>(v); }
 const std::string& as_string(const ConfigValue& v) { return std::get<std::string>(v); }
 bool as_bool(const ConfigValue& v) { return std::get<bool>(v); }
+const std::vector<std::string>& as_list(const ConfigValue& v) { return std::get<std::vector<std::string>>(v); }
+
+Error one_of(const std::string& value, std::initializer_list<std::string_view> allowed) {
+  std::string names;
+  for (auto a : allowed) {
+    if (value == a) return std::nullopt;
+    names += (names.empty() ? "" : ", ") + std::string(a);
+  }
+  return "must be one of " + names + ", got \"" + value + "\"";
+}
+
+Error address_list(const std::vector<std::string>& entries) {
+  auto parsed = http::AddressList::parse(entries);
+  if (!parsed) return parsed.error();
+  return std::nullopt;
+}
 
 Error in_range(std::int64_t v, std::int64_t low, std::int64_t high) {
   if (v < low || v > high)
@@ -87,6 +105,12 @@ const std::array kKeys = {
               set_http_int<&HttpLimits::max_connections, 1, 1'000'000>},
     ConfigKey{"server", "shutdown_timeout_seconds", ValueKind::integer, "LATCHKEY_SERVER_SHUTDOWN_TIMEOUT_SECONDS",
               set_http_int<&HttpLimits::shutdown_timeout_seconds, 0, 600>},
+    ConfigKey{"server", "trusted_proxies", ValueKind::string_list, "LATCHKEY_SERVER_TRUSTED_PROXIES",
+              [](ServerConfig& c, const ConfigValue& v) -> Error {
+                if (auto e = address_list(as_list(v))) return e;
+                c.trusted_proxies = as_list(v);
+                return std::nullopt;
+              }},
     ConfigKey{"database", "url", ValueKind::string, "LATCHKEY_DATABASE_URL",
               [](ServerConfig& c, const ConfigValue& v) -> Error {
                 if (as_string(v).empty()) return "must not be empty (e.g. sqlite:latchkey.db)";
@@ -149,6 +173,34 @@ const std::array kKeys = {
                 c.provider.password_cost.memlimit = static_cast<std::size_t>(as_int(v)) * 1024;
                 return std::nullopt;
               }},
+    ConfigKey{"log", "level", ValueKind::string, "LATCHKEY_LOG_LEVEL",
+              [](ServerConfig& c, const ConfigValue& v) -> Error {
+                if (auto e = one_of(as_string(v), {"debug", "info", "warn", "error"})) return e;
+                c.log.level = as_string(v);
+                return std::nullopt;
+              }},
+    ConfigKey{"log", "format", ValueKind::string, "LATCHKEY_LOG_FORMAT",
+              [](ServerConfig& c, const ConfigValue& v) -> Error {
+                if (auto e = one_of(as_string(v), {"json", "text", "auto"})) return e;
+                c.log.format = as_string(v);
+                return std::nullopt;
+              }},
+    ConfigKey{"tls", "certificate_file", ValueKind::string, "LATCHKEY_TLS_CERTIFICATE_FILE",
+              [](ServerConfig& c, const ConfigValue& v) -> Error {
+                c.tls.certificate_file = as_string(v);
+                return std::nullopt;
+              }},
+    ConfigKey{"tls", "private_key_file", ValueKind::string, "LATCHKEY_TLS_PRIVATE_KEY_FILE",
+              [](ServerConfig& c, const ConfigValue& v) -> Error {
+                c.tls.private_key_file = as_string(v);
+                return std::nullopt;
+              }},
+    ConfigKey{"metrics", "allowed_addresses", ValueKind::string_list, "LATCHKEY_METRICS_ALLOWED_ADDRESSES",
+              [](ServerConfig& c, const ConfigValue& v) -> Error {
+                if (auto e = address_list(as_list(v))) return e;
+                c.metrics_allowed_addresses = as_list(v);
+                return std::nullopt;
+              }},
 };
 
 const ConfigKey* find_key(std::string_view section, std::string_view name) {
@@ -193,6 +245,7 @@ std::string kind_name(ValueKind kind) {
     case ValueKind::string: return "a string";
     case ValueKind::integer: return "an integer";
     case ValueKind::boolean: return "true or false";
+    case ValueKind::string_list: return "an array of strings";
   }
   return "a value";
 }
@@ -213,6 +266,17 @@ std::optional<ConfigValue> toml_value(const toml::node& node, ValueKind kind) {
     case ValueKind::boolean:
       if (auto b = node.value_exact<bool>()) return ConfigValue{*b};
       break;
+    case ValueKind::string_list: {
+      const auto* array = node.as_array();
+      if (!array) break;
+      std::vector<std::string> items;
+      for (const auto& item : *array) {
+        auto s = item.value_exact<std::string>();
+        if (!s) return std::nullopt;
+        items.push_back(*s);
+      }
+      return ConfigValue{std::move(items)};
+    }
   }
   return std::nullopt;
 }
@@ -231,6 +295,16 @@ std::optional<ConfigValue> text_value(std::string_view text, ValueKind kind) {
       if (text == "true" || text == "1") return ConfigValue{true};
       if (text == "false" || text == "0") return ConfigValue{false};
       return std::nullopt;
+    case ValueKind::string_list: {
+      std::vector<std::string> items;
+      while (!text.empty()) {
+        auto comma = text.find(',');
+        if (auto item = util::trim(text.substr(0, comma)); !item.empty()) items.push_back(item);
+        if (comma == std::string_view::npos) break;
+        text.remove_prefix(comma + 1);
+      }
+      return ConfigValue{std::move(items)};
+    }
   }
   return std::nullopt;
 }
@@ -401,8 +475,14 @@ std::expected<ServerConfig, std::string> load_config(const ConfigSources& source
   if (auto err = apply_flag(config, "--issuer", "server", "issuer", f.issuer)) return std::unexpected(*err);
   if (auto err = apply_flag(config, "--database", "database", "url", f.database_url)) return std::unexpected(*err);
 
+  // Both TLS files or neither: half a configuration would silently serve plain HTTP.
+  if (config.tls.certificate_file.empty() != config.tls.private_key_file.empty())
+    return std::unexpected(std::string("config: ") +
+                           (config.tls.certificate_file.empty() ? "tls.certificate_file" : "tls.private_key_file") +
+                           ": not set, but the other tls file is; set both or neither");
+
   if (config.issuer_from_listen) {
-    config.provider.issuer = "http://" + config.listen.authority();
+    config.provider.issuer = (config.tls.enabled() ? "https://" : "http://") + config.listen.authority();
     auto issuer = normalize_issuer(config.provider.issuer, config.dev);
     if (!issuer)
       return std::unexpected("config: server.issuer: not set, and the one derived from server.listen (" +

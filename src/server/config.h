@@ -42,6 +42,18 @@ struct HttpLimits {
   std::int64_t shutdown_timeout_seconds = 5; // in-flight requests get this long on SIGTERM
 };
 
+// Operations: logs, TLS, proxies and /metrics (docs/configuration.md, [log] [tls] [metrics]).
+struct LogConfig {
+  std::string level = "info";   // debug | info | warn | error
+  std::string format = "auto";  // json | text | auto (text on a terminal, else json)
+};
+
+struct TlsConfig {
+  std::string certificate_file;  // PEM, the chain after the leaf
+  std::string private_key_file;  // PEM
+  bool enabled() const { return !certificate_file.empty(); }
+};
+
 struct ServerConfig {
   ListenAddress listen{"127.0.0.1", 8080};
   bool issuer_from_listen = true;  // no issuer was configured: it follows the listen address
@@ -53,6 +65,12 @@ struct ServerConfig {
   std::string key_encryption_key;
   std::string key_encryption_key_file;
   HttpLimits http;
+  LogConfig log;
+  TlsConfig tls;
+  // Reverse proxies whose X-Forwarded-For/-Proto are believed (addresses or CIDR ranges).
+  std::vector<std::string> trusted_proxies;
+  // Who may read /metrics; secure by default: loopback only. Empty: nobody (403).
+  std::vector<std::string> metrics_allowed_addresses{"127.0.0.1", "::1"};
   oauth::ProviderConfig provider;
 };
 
@@ -73,8 +91,9 @@ struct ConfigSources {
 
 // One configuration key. `section`.`name` in TOML, `env` in the environment. `apply` checks a
 // value and stores it, returning an error message (without the key's name) when it is bad.
-enum class ValueKind { string, integer, boolean };
-using ConfigValue = std::variant<std::string, std::int64_t, bool>;
+// A string list is a TOML array of strings; in the environment, comma-separated.
+enum class ValueKind { string, integer, boolean, string_list };
+using ConfigValue = std::variant<std::string, std::int64_t, bool, std::vector<std::string>>;
 struct ConfigKey {
   std::string_view section;
   std::string_view name;
