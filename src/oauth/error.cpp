@@ -34,12 +34,11 @@ int OAuthError::http_status() const {
     case ErrorCode::invalid_client:  // RFC 6749 §5.2: 401 (the caller adds WWW-Authenticate)
     case ErrorCode::invalid_token:   // RFC 6750 §3.1
       return 401;
-    case ErrorCode::insufficient_scope:
-    case ErrorCode::access_denied:
+    case ErrorCode::insufficient_scope:  // RFC 6750 §3.1
       return 403;
     case ErrorCode::server_error: return 500;
     case ErrorCode::temporarily_unavailable: return 503;
-    default: return 400;
+    default: return 400;  // RFC 6749 §5.2: every other token-endpoint error, access_denied included
   }
 }
 

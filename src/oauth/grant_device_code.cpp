@@ -28,10 +28,7 @@ GrantResult grant_device_code(Context& ctx, const util::Params& form, const Auth
 
   if (dc->status == "pending")
     return std::unexpected(error(ErrorCode::authorization_pending, "the user has not finished yet"));
-  // access_denied defaults to 403 (for bearer and page errors); at the token endpoint RFC 6749 §5.2
-  // answers every error but invalid_client with 400.
-  if (dc->status == "denied")
-    return std::unexpected(error(ErrorCode::access_denied, "the user denied the request", 400));
+  if (dc->status == "denied") return std::unexpected(error(ErrorCode::access_denied, "the user denied the request"));
   // approved: exactly one poll turns it into tokens (the device_code works once).
   if (dc->status != "approved" || !ctx.store.consume_device_code(hash))
     return std::unexpected(error(ErrorCode::invalid_grant, "the device_code was already used"));
