@@ -289,6 +289,49 @@ class KeyStore {
   virtual bool delete_key(const std::string& kid) = 0;
 };
 
+// Brute-force throttling (RFC 9700 §4.4.1 leaves login protection to the AS; issue 7 §4). A key
+// names what is counted ("login-user:<hash>", "login-addr:<address>", ...); the state lives in the
+// store so that every instance sharing a database agrees on who is locked out.
+struct ThrottleRule {
+  std::int64_t max_failures = 5;  // failures (each within `window` of the previous) before a lock
+  std::int64_t window = 900;      // a quiet period this long forgets earlier failures
+  std::int64_t base_lock = 2;     // the first lock, in seconds; every further failure doubles it
+  std::int64_t max_lock = 900;    // the longest lock
+};
+
+struct ThrottleState {
+  std::int64_t failures = 0;
+  Timestamp last_failure_at = 0;
+  Timestamp locked_until = 0;  // locked while now < locked_until
+};
+
+// The state after one more failure at `now`, the same for every backend: after max_failures
+// failures the key is locked for base_lock * 2^(failures - max_failures) seconds, capped at max_lock.
+inline ThrottleState next_throttle_state(ThrottleState s, Timestamp now, const ThrottleRule& rule) {
+  if (s.failures > 0 && now - s.last_failure_at >= rule.window && now >= s.locked_until) s = ThrottleState{};
+  ++s.failures;
+  s.last_failure_at = now;
+  if (s.failures >= rule.max_failures) {
+    const std::int64_t doublings = s.failures - rule.max_failures;
+    std::int64_t lock = rule.base_lock;
+    for (std::int64_t i = 0; i < doublings && lock < rule.max_lock; ++i) lock *= 2;
+    s.locked_until = now + (lock < rule.max_lock ? lock : rule.max_lock);
+  }
+  return s;
+}
+
+class ThrottleStore {
+ public:
+  virtual ~ThrottleStore() = default;
+  // The key's state; a zero state when the key has no failures recorded.
+  virtual ThrottleState find_throttle(const std::string& key) = 0;
+  // Applies next_throttle_state atomically (concurrent failures, also from other processes, all
+  // count) and returns the state stored afterwards.
+  virtual ThrottleState record_throttle_failure(const std::string& key, Timestamp now, const ThrottleRule& rule) = 0;
+  // Forgets the key (after a success). Unknown keys are fine.
+  virtual void clear_throttle(const std::string& key) = 0;
+};
+
 // One object per backend that serves every concern.
 class Store : public ClientStore,
               public UserStore,
@@ -298,7 +341,8 @@ class Store : public ClientStore,
               public CodeStore,
               public GrantStore,
               public DeviceCodeStore,
-              public KeyStore {
+              public KeyStore,
+              public ThrottleStore {
  public:
   // Creates or upgrades the schema (versioned migrations). Idempotent.
   virtual void migrate() = 0;

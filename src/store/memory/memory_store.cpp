@@ -354,4 +354,22 @@ bool MemoryStore::delete_key(const std::string& kid) {
   return std::erase_if(keys_, [&](const SigningKey& key) { return key.kid == kid; }) > 0;
 }
 
+ThrottleState MemoryStore::find_throttle(const std::string& key) {
+  std::lock_guard lock(mutex_);
+  auto it = throttles_.find(key);
+  return it == throttles_.end() ? ThrottleState{} : it->second;
+}
+
+ThrottleState MemoryStore::record_throttle_failure(const std::string& key, Timestamp now, const ThrottleRule& rule) {
+  std::lock_guard lock(mutex_);
+  auto& state = throttles_[key];
+  state = next_throttle_state(state, now, rule);
+  return state;
+}
+
+void MemoryStore::clear_throttle(const std::string& key) {
+  std::lock_guard lock(mutex_);
+  throttles_.erase(key);
+}
+
 }  // namespace latchkey::store::memory

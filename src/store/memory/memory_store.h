@@ -89,6 +89,10 @@ class MemoryStore final : public Store {
   void rotate_key(const SigningKey& next, Timestamp now) override;
   bool delete_key(const std::string& kid) override;
 
+  ThrottleState find_throttle(const std::string& key) override;
+  ThrottleState record_throttle_failure(const std::string& key, Timestamp now, const ThrottleRule& rule) override;
+  void clear_throttle(const std::string& key) override;
+
  private:
   struct StoredCode {
     AuthorizationCode code;
@@ -112,6 +116,7 @@ class MemoryStore final : public Store {
   std::map<std::string, DeviceCode> device_codes_;
   std::vector<SigningKey> keys_;  // in insertion order
   std::map<std::string, std::string> secrets_;
+  std::map<std::string, ThrottleState> throttles_;
 };
 
 }  // namespace latchkey::store::memory

@@ -157,7 +157,17 @@ ALTER TABLE users ADD COLUMN roles TEXT NOT NULL DEFAULT '[]';
 ALTER TABLE users ADD COLUMN user_groups TEXT NOT NULL DEFAULT '[]';
 )sql";
 
-constexpr std::array<std::string_view, 3> kMigrations = {kVersion1, kVersion2, kVersion3};
+// Version 4: brute-force throttling state (store.h ThrottleStore), shared by every instance.
+constexpr std::string_view kVersion4 = R"sql(
+CREATE TABLE throttles (
+  key             TEXT PRIMARY KEY,
+  failures        INTEGER NOT NULL,
+  last_failure_at INTEGER NOT NULL,
+  locked_until    INTEGER NOT NULL
+) STRICT;
+)sql";
+
+constexpr std::array<std::string_view, 4> kMigrations = {kVersion1, kVersion2, kVersion3, kVersion4};
 
 }  // namespace
 

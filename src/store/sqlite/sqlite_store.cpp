@@ -860,4 +860,43 @@ bool SqliteStore::delete_key(const std::string& kid) {
   return s.changes() > 0;
 }
 
+namespace {
+
+std::optional<ThrottleState> read_throttle(Connection& c, const std::string& key) {
+  auto s = c.prepare("SELECT failures, last_failure_at, locked_until FROM throttles WHERE key = ?1", "find throttle");
+  s.bind(1, key);
+  if (!s.step()) return std::nullopt;
+  return ThrottleState{s.integer(0), s.integer(1), s.integer(2)};
+}
+
+}  // namespace
+
+ThrottleState SqliteStore::find_throttle(const std::string& key) {
+  auto c = impl_->ready();
+  return read_throttle(*c, key).value_or(ThrottleState{});
+}
+
+ThrottleState SqliteStore::record_throttle_failure(const std::string& key, Timestamp now, const ThrottleRule& rule) {
+  auto c = impl_->ready();
+  // Read, compute and write under one IMMEDIATE transaction: concurrent failures from any process
+  // are serialized, so none is lost.
+  Transaction tx(*c);
+  ThrottleState next = next_throttle_state(read_throttle(*c, key).value_or(ThrottleState{}), now, rule);
+  c->prepare("INSERT INTO throttles (key, failures, last_failure_at, locked_until) VALUES (?1, ?2, ?3, ?4) "
+             "ON CONFLICT (key) DO UPDATE SET failures = ?2, last_failure_at = ?3, locked_until = ?4",
+             "record throttle failure")
+      .bind(1, key)
+      .bind(2, next.failures)
+      .bind(3, next.last_failure_at)
+      .bind(4, next.locked_until)
+      .run();
+  tx.commit();
+  return next;
+}
+
+void SqliteStore::clear_throttle(const std::string& key) {
+  auto c = impl_->ready();
+  c->prepare("DELETE FROM throttles WHERE key = ?1", "clear throttle").bind(1, key).run();
+}
+
 }  // namespace latchkey::store::sqlite

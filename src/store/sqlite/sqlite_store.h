@@ -18,8 +18,8 @@
 // put_device_code one INSERT ... WHERE NOT EXISTS; decide_device_code, consume_device_code and
 // revoke_access_token one conditional UPDATE each; rotate_refresh_token one IMMEDIATE transaction
 // whose first statement is the conditional UPDATE marking the old token used (the INSERT of the
-// next token follows only when it changed a row); revoke_grant, delete_user, rotate_key and the
-// add/remove of a user's role or group one IMMEDIATE transaction each.
+// next token follows only when it changed a row); revoke_grant, delete_user, rotate_key,
+// record_throttle_failure and the add/remove of a user's role or group one IMMEDIATE transaction each.
 //
 // Errors of SQLite itself (busy past the timeout, disk full, not a database, corrupt file, ...)
 // become StoreError naming the operation, the file and SQLite's reason.
@@ -109,6 +109,10 @@ class SqliteStore final : public Store {
   std::string put_secret_if_absent(const std::string& name, const std::string& value) override;
   void rotate_key(const SigningKey& next, Timestamp now) override;
   bool delete_key(const std::string& kid) override;
+
+  ThrottleState find_throttle(const std::string& key) override;
+  ThrottleState record_throttle_failure(const std::string& key, Timestamp now, const ThrottleRule& rule) override;
+  void clear_throttle(const std::string& key) override;
 
  private:
   struct Impl;
