@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <string>
 
+#include "store/store.h"
 #include "util/password.h"
 
 namespace latchkey::oauth {
@@ -28,6 +29,16 @@ struct ProviderConfig {
 
   bool allow_plain_pkce = false;  // RFC 9700 §2.1.1: S256 only unless an operator needs plain
   util::PasswordCost password_cost;
+
+  // Brute-force throttling (issue 7 §4; store.h ThrottleRule): after max_failures failures each
+  // further one locks the key for a doubling time. Failed logins count per username and per client
+  // address, failed client authentication per client_id and address, wrong device user codes per
+  // browser and address. An address is shared by many people (NAT), so it gets more room.
+  store::ThrottleRule login_account_throttle{.max_failures = 5, .window = 900, .base_lock = 2, .max_lock = 900};
+  store::ThrottleRule client_auth_throttle{.max_failures = 10, .window = 900, .base_lock = 2, .max_lock = 900};
+  // RFC 8628 §5.1: user codes have little entropy, so wrong entries are limited.
+  store::ThrottleRule user_code_throttle{.max_failures = 5, .window = 900, .base_lock = 2, .max_lock = 900};
+  store::ThrottleRule address_throttle{.max_failures = 20, .window = 900, .base_lock = 2, .max_lock = 900};
 
   // Cookies get Secure and the __Host- prefix when the issuer is https.
   bool secure_cookies() const { return issuer.rfind("https://", 0) == 0; }

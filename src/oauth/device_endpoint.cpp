@@ -2,6 +2,7 @@
 // user code on the device page, logs in and consents through the same interaction as the code flow.
 #include <boost/json/object.hpp>
 
+#include "oauth/audit.h"
 #include "oauth/authorization_request.h"
 #include "oauth/browser.h"
 #include "oauth/client_auth.h"
@@ -9,6 +10,7 @@
 #include "oauth/grants.h"
 #include "oauth/pages.h"
 #include "oauth/scopes.h"
+#include "oauth/throttle.h"
 #include "oauth/wire.h"
 #include "util/crypto.h"
 #include "util/strings.h"
@@ -119,11 +121,23 @@ Response handle_device_page(Context& ctx, const Request& req) {
   if (!form) return error_page_response(400, "Invalid request", form.error().description);
   if (!verify_csrf_token(ctx, form->get_or("csrf"), kDevicePurpose, "", browser_id))
     return page("", "The form expired. Enter the code again.", 403);
+  // RFC 8628 §5.1: a user code is short, so wrong entries are throttled per browser and per address.
+  const ThrottleKey browser_key = throttle_key("user-code-browser", browser_id, ctx.config.user_code_throttle);
+  const ThrottleKey address_key = throttle_key("user-code-addr", req.remote_address, ctx.config.address_throttle);
+  if (auto wait = throttle_wait(ctx, {&browser_key, &address_key}); wait > 0) {
+    audit("user_code_throttled", {{"address", req.remote_address}, {"retry_after", std::to_string(wait)}});
+    Response r = page("", too_many_attempts_message(wait), 429);
+    r.set_header("Retry-After", std::to_string(wait));
+    return r;
+  }
   std::string user_code = normalize_user_code(form->get_or("user_code"));
   auto device = user_code.size() == kUserCodeLength
                     ? ctx.store.find_pending_device_code_by_user_code(util::secret_hash(user_code), ctx.clock.now())
                     : std::nullopt;
-  if (!device) return page(form->get_or("user_code").substr(0, 32), "That code is not valid or has expired.", 400);
+  if (!device) {
+    throttle_failure(ctx, {&browser_key, &address_key});
+    return page(form->get_or("user_code").substr(0, 32), "That code is not valid or has expired.", 400);
+  }
   auto client = ctx.store.find_client(device->client_id);
   if (!client) return page("", "That code is not valid or has expired.", 400);
 

@@ -1,4 +1,5 @@
 // grant_type=authorization_code (RFC 6749 §4.1.3, RFC 7636 §4.5-4.6).
+#include "oauth/audit.h"
 #include "oauth/grants.h"
 #include "oauth/pkce.h"
 #include "oauth/token_issuer.h"
@@ -23,6 +24,8 @@ GrantResult grant_authorization_code(Context& ctx, const util::Params& form, con
     ctx.store.revoke_grant(c.grant_id, now);
     log_line("warn", "security: authorization code reused; grant " + c.grant_id + " of client " + c.client_id +
                          " revoked");
+    audit("code_reuse", {{"client_id", c.client_id}, {"user_id", c.user_id}, {"grant_id", c.grant_id},
+                         {"action", "grant_revoked"}});
     return std::unexpected(error(ErrorCode::invalid_grant, "the authorization code was already used"));
   }
   // RFC 6749 §4.1.3: "ensure that the authorization code was issued to the authenticated confidential

@@ -1,4 +1,5 @@
 // grant_type=refresh_token (RFC 6749 §6) with rotation and reuse detection (RFC 9700 §4.14.2).
+#include "oauth/audit.h"
 #include "oauth/grants.h"
 #include "oauth/scopes.h"
 #include "oauth/token_issuer.h"
@@ -48,6 +49,8 @@ GrantResult grant_refresh_token(Context& ctx, const util::Params& form, const Au
     ctx.store.revoke_grant(grant->id, now);
     log_line("warn", "security: refresh token reuse detected; grant " + grant->id + " of client " + grant->client_id +
                          " revoked");
+    audit("refresh_token_reuse", {{"client_id", grant->client_id}, {"user_id", grant->user_id},
+                                  {"grant_id", grant->id}, {"action", "grant_revoked"}});
     return std::unexpected(error(ErrorCode::invalid_grant, "the refresh token was already used"));
   }
 

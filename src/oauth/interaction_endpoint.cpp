@@ -1,8 +1,10 @@
 // Login and consent: the pages a user sees between the authorize request and the redirect back.
+#include "oauth/audit.h"
 #include "oauth/authorization_flow.h"
 #include "oauth/browser.h"
 #include "oauth/endpoints.h"
 #include "oauth/pages.h"
+#include "oauth/throttle.h"
 #include "oauth/wire.h"
 #include "util/base64url.h"
 #include "util/crypto.h"
@@ -53,6 +55,13 @@ Response login_page(Context& ctx, const LoadedInteraction& in, std::string usern
   LoginPage page{display_name(in.client), "/interaction/" + in.id + "/login",
                  make_csrf_token(ctx, kLoginPurpose, in.id, in.browser_id), std::move(username), std::move(err)};
   return login_page_response(page, status);
+}
+
+// RFC 6585 §4: 429 with Retry-After; the login form again, with one message for every reason.
+Response too_many_attempts(Context& ctx, const LoadedInteraction& in, std::string username, std::int64_t wait) {
+  Response r = login_page(ctx, in, std::move(username), too_many_attempts_message(wait), 429);
+  r.set_header("Retry-After", std::to_string(wait));
+  return r;
 }
 
 Response consent_page(Context& ctx, const LoadedInteraction& in, const std::string& user_id) {
@@ -120,6 +129,17 @@ Response handle_interaction_login(Context& ctx, const Request& req, std::string_
   if (username.empty() || password.empty() || username.size() > 256 || password.size() > 1024)
     return login_page(ctx, *in, username, "Enter your username and password.", 400);
 
+  // Throttle the name as typed, whether or not such a user exists: a lock on known names only
+  // would tell which names exist.
+  const ThrottleKey account_key = throttle_key("login-user", username, ctx.config.login_account_throttle);
+  const ThrottleKey address_key = throttle_key("login-addr", req.remote_address, ctx.config.address_throttle);
+  // While locked, the password is not even checked: a correct one is refused too.
+  if (auto wait = throttle_wait(ctx, {&account_key, &address_key}); wait > 0) {
+    audit("login_throttled",
+          {{"client_id", in->client.id}, {"address", req.remote_address}, {"retry_after", std::to_string(wait)}});
+    return too_many_attempts(ctx, *in, username, wait);
+  }
+
   auto user = ctx.store.find_user_by_username(username);
   bool ok;
   if (user) {
@@ -130,11 +150,22 @@ Response handle_interaction_login(Context& ctx, const Request& req, std::string_
     ok = false;
   }
   if (!ok) {
+    auto locked_for = throttle_failure(ctx, {&account_key, &address_key});
     log_line("info", "login failed for a sign-in to client " + in->client.id);
+    // The user id when the name exists; never the password, nor a name typed for an unknown user
+    // (people type passwords into the username field).
+    audit("login_failed", {{"user_id", user ? std::string_view(user->id) : std::string_view()},
+                           {"client_id", in->client.id},
+                           {"address", req.remote_address},
+                           {"locked_for", locked_for > 0 ? std::to_string(locked_for) : std::string()}});
     // One message for a wrong user and a wrong password: no user enumeration.
     return login_page(ctx, *in, username, std::string(kLoginFailed), 401);
   }
 
+  // Only the account's count is forgotten: one good login must not reset an address from which
+  // other accounts are being guessed.
+  throttle_clear(ctx, account_key);
+  audit("login_succeeded", {{"user_id", user->id}, {"client_id", in->client.id}, {"address", req.remote_address}});
   const auto now = ctx.clock.now();
   // A fresh session id on every login (no session fixation); the old session ends.
   if (auto old = find_cookie(req, session_cookie_name(ctx.config)); old && !old->empty() && old->size() <= 128)
@@ -162,6 +193,10 @@ Response handle_interaction_consent(Context& ctx, const Request& req, std::strin
 
   auto decision = form->get_or("decision");
   if (decision == "deny") {
+    audit("consent_denied", {{"user_id", session->user_id},
+                             {"client_id", in->client.id},
+                             {"scope", util::join(in->request.scopes, " ")},
+                             {"flow", in->request.is_device() ? "device" : "authorization_code"}});
     ctx.store.delete_interaction(in->record.id_hash);
     if (in->request.is_device()) {
       ctx.store.decide_device_code(in->request.device_user_code_hash, false, session->user_id, session->auth_time,
@@ -183,6 +218,10 @@ Response handle_interaction_consent(Context& ctx, const Request& req, std::strin
       if (!util::contains(consent.audiences, a)) consent.audiences.push_back(a);
   }
   ctx.store.put_consent(consent);
+  audit("consent_granted", {{"user_id", session->user_id},
+                            {"client_id", in->client.id},
+                            {"scope", util::join(in->request.scopes, " ")},
+                            {"flow", in->request.is_device() ? "device" : "authorization_code"}});
   return finish(ctx, *in, *session);
 }
 

@@ -1,4 +1,5 @@
 // Token revocation (RFC 7009).
+#include "oauth/audit.h"
 #include "oauth/endpoints.h"
 #include "oauth/own_tokens.h"
 #include "oauth/wire.h"
@@ -26,12 +27,15 @@ Response handle_revocation(Context& ctx, const Request& req) {
       if (grant->client_id != client.id) return refused();
       // Revoking a refresh token revokes its grant: every refresh and access token of it.
       ctx.store.revoke_grant(grant->id, now);
+      audit("token_revoked", {{"client_id", client.id}, {"token_type", "refresh_token"}, {"grant_id", grant->id}});
     }
   } else if (auto at = decode_own_access_token(ctx, token)) {
     if (at->client_id != client.id) return refused();
     // The JWT stays valid by signature; its jti is denied until it expires (introspection,
     // userinfo and resource servers in introspection mode see it inactive).
     ctx.store.revoke_access_token(at->jti, now);
+    // The jti names the token without being usable as one.
+    audit("token_revoked", {{"client_id", client.id}, {"token_type", "access_token"}, {"jti", at->jti}});
   }
   // RFC 7009 §2.2: 200 also for invalid or unknown tokens: nothing to revoke is success.
   Response r;

@@ -2,8 +2,10 @@
 #include <array>
 #include <utility>
 
+#include "oauth/audit.h"
 #include "oauth/endpoints.h"
 #include "oauth/grants.h"
+#include "oauth/throttle.h"
 #include "oauth/wire.h"
 #include "util/strings.h"
 
@@ -54,8 +56,33 @@ std::expected<ClientRequest, Response> read_client_request(Context& ctx, const R
     if (name != "resource" && form->count(name) > 1)
       return std::unexpected(
           token_error_response(error(ErrorCode::invalid_request, "parameter '" + name + "' is included more than once")));
+  // Failed client authentication is throttled per claimed client_id and per address (issue 7 §4):
+  // a client secret must not be guessable at network speed.
+  const ThrottleKey client_key = throttle_key("client", claimed_client_id(req, *form), ctx.config.client_auth_throttle);
+  const ThrottleKey address_key = throttle_key("client-addr", req.remote_address, ctx.config.address_throttle);
+  if (auto wait = throttle_wait(ctx, {&client_key, &address_key}); wait > 0) {
+    // RFC 6585 §4: 429 Too Many Requests with Retry-After; the error stays RFC 6749 §5.2 JSON.
+    Response r = token_error_response(
+        error(ErrorCode::invalid_client, "too many failed attempts; retry after " + std::to_string(wait) + " s", 429));
+    r.set_header("Retry-After", std::to_string(wait));
+    audit("client_auth_throttled", {{"client_id", claimed_client_id(req, *form)},
+                                    {"address", req.remote_address},
+                                    {"retry_after", std::to_string(wait)}});
+    return std::unexpected(std::move(r));
+  }
   auto client = authenticate_client(req, *form, ctx.store);
-  if (!client) return std::unexpected(token_error_response(client.error().error, client.error().basic_auth_used));
+  if (!client) {
+    if (client.error().error.code == ErrorCode::invalid_client) {
+      auto locked_for = throttle_failure(ctx, {&client_key, &address_key});
+      audit("client_auth_failed", {{"client_id", claimed_client_id(req, *form)},
+                                   {"address", req.remote_address},
+                                   {"endpoint", req.path},
+                                   {"locked_for", locked_for > 0 ? std::to_string(locked_for) : std::string()}});
+    }
+    return std::unexpected(token_error_response(client.error().error, client.error().basic_auth_used));
+  }
+  // The client's count is forgotten on success; the address's decays with its window.
+  throttle_clear(ctx, client_key);
   return ClientRequest{std::move(*form), std::move(*client)};
 }
 

@@ -3,6 +3,7 @@
 
 #include <boost/json.hpp>
 
+#include "oauth/audit.h"
 #include "server/admin_rules.h"
 #include "server/commands.h"
 #include "util/clock.h"
@@ -113,6 +114,11 @@ int create_client(const CreateClientFlags& f) {
     // A second `client create` racing this one lands here.
     throw CommandError("cannot create client " + f.client_id + ": " + e.what(), "check `client list`");
   }
+  // Admin changes are security events (issue 7 §7); the secret itself is never logged.
+  oauth::audit("client_created", {{"client_id", client.id},
+                                  {"client_type", client.is_public ? "public" : "confidential"},
+                                  {"grant_types", util::join(client.grant_types, " ")},
+                                  {"via", "cli"}});
 
   if (f.json) {
     auto out = client_json(client);
@@ -154,6 +160,7 @@ int delete_client(const CommonFlags& common, const std::string& id) {
   auto config = load_server_config(common);
   auto store = open_migrated_store(config);
   if (!store->delete_client(id)) throw CommandError("no client " + id, "see `latchkey-server client list`");
+  oauth::audit("client_deleted", {{"client_id", id}, {"via", "cli"}});
   std::cout << "deleted client " << id << '\n';
   return 0;
 }

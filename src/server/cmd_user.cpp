@@ -4,6 +4,7 @@
 
 #include <boost/json.hpp>
 
+#include "oauth/audit.h"
 #include "server/admin_rules.h"
 #include "server/commands.h"
 #include "util/clock.h"
@@ -74,6 +75,8 @@ int create_user(const CreateUserFlags& f) {
   } catch (const store::StoreError& e) {
     throw CommandError("cannot create user " + f.username + ": " + e.what(), "check `user list`");
   }
+  // Admin changes are security events (issue 7 §7); the password is never logged.
+  oauth::audit("user_created", {{"user_id", user.id}, {"username", user.username}, {"via", "cli"}});
   if (f.json)
     std::cout << boost::json::serialize(user_json(user)) << '\n';
   else
@@ -109,6 +112,7 @@ int delete_user(const CommonFlags& common, const std::string& username) {
   auto user = store->find_user_by_username(username);
   if (!user || !store->delete_user(user->id))
     throw CommandError("no user " + username, "see `latchkey-server user list`");
+  oauth::audit("user_deleted", {{"user_id", user->id}, {"username", username}, {"via", "cli"}});
   std::cout << "deleted user " << username << '\n';
   return 0;
 }
@@ -135,6 +139,9 @@ int change_membership(const MembershipFlags& f, Membership kind, bool add) {
                    ? (add ? store->add_user_role(user->id, f.name) : store->remove_user_role(user->id, f.name))
                    : (add ? store->add_user_group(user->id, f.name) : store->remove_user_group(user->id, f.name));
   if (!found) throw CommandError("no user " + f.username, "see `latchkey-server user list` (deleted just now?)");
+  if (had != add)
+    oauth::audit(add ? "user_membership_added" : "user_membership_removed",
+                 {{"user_id", user->id}, {"username", user->username}, {"kind", noun}, {"name", f.name}, {"via", "cli"}});
   auto after = store->find_user(user->id);
   const auto& now = after ? (kind == Membership::role ? after->roles : after->groups) : before;
   if (add && had)
