@@ -102,6 +102,7 @@ int serve(const CommonFlags& flags) {
   }
   ops = std::make_unique<OpsEndpoints>(metrics, std::move(*metrics_allowed), readiness,
                                        [&server] { return server->active_connections(); });
+  ops->set_pool_stats([&store] { return store->pool_stats(); });
   const char* scheme = config.tls.enabled() ? "https://" : "http://";
   ListenAddress bound{config.listen.host, server->port()};
   if (config.issuer_from_listen) config.provider.issuer = scheme + bound.authority();

@@ -116,6 +116,12 @@ std::string Metrics::render(const Gauges& gauges) const {
 
   header(out, "latchkey_http_connections_open", "gauge", "Open client connections.");
   out += "latchkey_http_connections_open " + std::to_string(gauges.open_connections) + "\n";
+  header(out, "latchkey_db_connections_in_use", "gauge", "Database connections borrowed by a request right now.");
+  out += "latchkey_db_connections_in_use " + std::to_string(gauges.database_pool.in_use) + "\n";
+  header(out, "latchkey_db_connections_idle", "gauge", "Open database connections waiting in the pool.");
+  out += "latchkey_db_connections_idle " + std::to_string(gauges.database_pool.idle) + "\n";
+  header(out, "latchkey_db_connections_opened_total", "counter", "Database connections opened since start.");
+  out += "latchkey_db_connections_opened_total " + std::to_string(gauges.database_pool.opened_total) + "\n";
   header(out, "latchkey_ready", "gauge", "1 when the database answers and the signing keys are loaded.");
   out += std::string("latchkey_ready ") + (gauges.ready ? "1" : "0") + "\n";
   header(out, "process_start_time_seconds", "gauge", "Start time of the process since the Unix epoch, in seconds.");

@@ -2,6 +2,7 @@
 // Prometheus metrics (text exposition format 0.0.4). Every counter is a relaxed atomic in a fixed
 // array, so recording on the request path takes no lock and allocates nothing; only render()
 // (a /metrics scrape) walks them.
+#include "store/store.h"
 #include <array>
 #include <atomic>
 #include <chrono>
@@ -43,6 +44,7 @@ class Metrics final : public oauth::ProviderObserver {
     std::size_t open_connections = 0;
     bool ready = false;
     std::int64_t start_time_seconds = 0;  // process start, Unix time
+    store::PoolStats database_pool;       // zeros for a backend without a pool
   };
   std::string render(const Gauges& gauges) const;
 

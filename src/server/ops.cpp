@@ -66,6 +66,7 @@ std::optional<oauth::Response> OpsEndpoints::handle(const oauth::Request& reques
   gauges.open_connections = open_connections_ ? open_connections_() : 0;
   gauges.ready = ready();
   gauges.start_time_seconds = start_time_;
+  if (pool_stats_) gauges.database_pool = pool_stats_();
   return text_response(200, metrics_.render(gauges), "text/plain; version=0.0.4; charset=utf-8");
 }
 

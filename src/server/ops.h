@@ -32,11 +32,15 @@ class OpsEndpoints {
   // Runs the readiness check; logs when readiness changes (not on every probe).
   bool ready();
 
+  // Where /metrics reads the database pool figures from.
+  void set_pool_stats(std::function<store::PoolStats()> pool_stats) { pool_stats_ = std::move(pool_stats); }
+
  private:
   Metrics& metrics_;
   http::AddressList metrics_allowed_;
   ReadinessCheck readiness_;
   std::function<std::size_t()> open_connections_;
+  std::function<store::PoolStats()> pool_stats_;
   std::int64_t start_time_;
   std::mutex state_mutex_;
   std::optional<bool> last_ready_;

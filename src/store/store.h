@@ -332,6 +332,13 @@ class ThrottleStore {
   virtual void clear_throttle(const std::string& key) = 0;
 };
 
+// Connection-pool figures for /metrics. A backend without a pool reports zeros.
+struct PoolStats {
+  std::size_t in_use = 0;        // connections borrowed by a call right now
+  std::size_t idle = 0;          // open connections waiting in the pool
+  std::uint64_t opened_total = 0;  // connections opened since start
+};
+
 // One object per backend that serves every concern.
 class Store : public ClientStore,
               public UserStore,
@@ -346,6 +353,7 @@ class Store : public ClientStore,
  public:
   // Creates or upgrades the schema (versioned migrations). Idempotent.
   virtual void migrate() = 0;
+  virtual PoolStats pool_stats() = 0;
 };
 
 }  // namespace latchkey::store

@@ -33,6 +33,7 @@ namespace latchkey::store::memory {
 class MemoryStore final : public Store {
  public:
   void migrate() override {}  // nothing to create
+  PoolStats pool_stats() override { return {}; }  // no connections to pool
 
   void put_client(const Client& c) override;
   std::optional<Client> find_client(const std::string& id) override;

@@ -175,17 +175,23 @@ struct SqliteStore::Impl {
   SqliteOptions options;
   std::mutex mutex;
   std::vector<std::unique_ptr<Connection>> idle;
+  std::atomic<std::size_t> in_use{0};          // for pool_stats (metrics)
+  std::atomic<std::uint64_t> opened_total{0};
   // Once the schema was seen current it stays current (migrations only add versions).
   std::atomic<bool> schema_current{false};
 
   // A connection borrowed for one call; returned to the pool unless a transaction was left open.
   class Lease {
    public:
-    Lease(Impl& impl, std::unique_ptr<Connection> connection) : impl_(impl), connection_(std::move(connection)) {}
-    Lease(Lease&&) noexcept = default;
+    Lease(Impl& impl, std::unique_ptr<Connection> connection) : impl_(impl), connection_(std::move(connection)) {
+      impl_.in_use.fetch_add(1, std::memory_order_relaxed);
+    }
+    Lease(Lease&& other) noexcept : impl_(other.impl_), connection_(std::move(other.connection_)) {}
     ~Lease() {
+      if (!connection_) return;  // moved from
+      impl_.in_use.fetch_sub(1, std::memory_order_relaxed);
       // A connection left inside a transaction (should not happen) is dropped, not reused.
-      if (!connection_ || connection_->in_transaction()) return;
+      if (connection_->in_transaction()) return;
       std::lock_guard lock(impl_.mutex);
       if (impl_.idle.size() < kMaxIdleConnections) impl_.idle.push_back(std::move(connection_));
     }
@@ -209,7 +215,9 @@ struct SqliteStore::Impl {
         return Lease(*this, std::move(connection));
       }
     }
-    return Lease(*this, std::make_unique<Connection>(path, options.busy_timeout));
+    auto connection = std::make_unique<Connection>(path, options.busy_timeout);
+    opened_total.fetch_add(1, std::memory_order_relaxed);
+    return Lease(*this, std::move(connection));
   }
 
   // A connection to a database whose schema is the one this build knows.
@@ -258,6 +266,15 @@ int SqliteStore::schema_version() {
 }
 
 void SqliteStore::migrate() { migrate_to(latest_schema_version()); }
+
+PoolStats SqliteStore::pool_stats() {
+  PoolStats stats;
+  stats.in_use = impl_->in_use.load(std::memory_order_relaxed);
+  stats.opened_total = impl_->opened_total.load(std::memory_order_relaxed);
+  std::lock_guard lock(impl_->mutex);
+  stats.idle = impl_->idle.size();
+  return stats;
+}
 
 void SqliteStore::migrate_to(int target_version) {
   auto c = impl_->acquire();

@@ -48,6 +48,7 @@ class SqliteStore final : public Store {
   SqliteStore& operator=(const SqliteStore&) = delete;
 
   void migrate() override;
+  PoolStats pool_stats() override;
   // Applies the migrations up to `version` only (never down; a lower version does nothing). For
   // tests of upgrades from an older schema; the server always calls migrate().
   void migrate_to(int version);

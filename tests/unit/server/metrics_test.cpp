@@ -57,7 +57,7 @@ TEST(MetricsTest, ObserverCounters) {
   observer.token_issued("refresh_token");
   observer.token_issued("urn:example:unknown");
   observer.session_ended();
-  auto text = m.render({.open_connections = 3, .ready = true, .start_time_seconds = 1700000000});
+  auto text = m.render({.open_connections = 3, .ready = true, .start_time_seconds = 1700000000, .database_pool = {}});
   EXPECT_TRUE(has_line(text, "latchkey_logins_total{result=\"ok\"} 1")) << text;
   EXPECT_TRUE(has_line(text, "latchkey_logins_total{result=\"failed\"} 2"));
   EXPECT_TRUE(has_line(text, "latchkey_tokens_issued_total{grant_type=\"authorization_code\"} 1"));
@@ -95,8 +95,12 @@ TEST(OpsEndpointsTest, HealthReadinessAndMetricsAccess) {
   problem.reset();
   EXPECT_EQ(ops.handle(get("/readyz"))->status, 200);
 
+  ops.set_pool_stats([] { return store::PoolStats{2, 5, 9}; });
   auto scrape = ops.handle(get("/metrics"));
   EXPECT_EQ(scrape->status, 200);
+  EXPECT_NE(scrape->body.find("\nlatchkey_db_connections_in_use 2\n"), std::string::npos);
+  EXPECT_NE(scrape->body.find("\nlatchkey_db_connections_idle 5\n"), std::string::npos);
+  EXPECT_NE(scrape->body.find("\nlatchkey_db_connections_opened_total 9\n"), std::string::npos);
   EXPECT_EQ(scrape->header("Content-Type"), "text/plain; version=0.0.4; charset=utf-8");
   EXPECT_EQ(ops.handle(get("/metrics", "203.0.113.5"))->status, 403);
   auto post = get("/healthz");

@@ -69,6 +69,27 @@ TEST_F(SqliteStoreTest, UnmigratedDatabaseAsksForMigrate) {
   EXPECT_THROW(store->consume_code("x", 0), StoreError);
 }
 
+TEST_F(SqliteStoreTest, PoolStatsCountConnections) {
+  auto store = SqliteStore::open(path());
+  store->migrate();
+  store->find_client("c");
+  auto after_one = store->pool_stats();
+  EXPECT_EQ(after_one.in_use, 0u);  // every call returned its connection
+  EXPECT_GE(after_one.idle, 1u);
+  EXPECT_GE(after_one.opened_total, 1u);
+  // Calls from several threads at once open more connections, all returned afterwards.
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 4; ++i)
+    threads.emplace_back([&] {
+      for (int k = 0; k < 50; ++k) store->find_client("c");
+    });
+  for (auto& t : threads) t.join();
+  auto after_many = store->pool_stats();
+  EXPECT_EQ(after_many.in_use, 0u);
+  EXPECT_GE(after_many.opened_total, after_one.opened_total);
+  EXPECT_LE(after_many.idle, after_many.opened_total);
+}
+
 TEST_F(SqliteStoreTest, MigrateBringsTheSchemaToTheLatestVersion) {
   auto store = SqliteStore::open(path());
   store->migrate();
