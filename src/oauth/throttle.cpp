@@ -17,7 +17,9 @@ std::int64_t throttle_wait(Context& ctx, std::initializer_list<const ThrottleKey
   std::int64_t wait = 0;
   for (const ThrottleKey* k : keys) {
     if (k->key.empty()) continue;
-    wait = std::max(wait, ctx.store.find_throttle(k->key).locked_until - now);
+    auto state = ctx.store.find_throttle(k->key);
+    k->has_failures = state.failures > 0;
+    wait = std::max(wait, state.locked_until - now);
   }
   return wait;
 }
@@ -28,12 +30,13 @@ std::int64_t throttle_failure(Context& ctx, std::initializer_list<const Throttle
   for (const ThrottleKey* k : keys) {
     if (k->key.empty()) continue;
     wait = std::max(wait, ctx.store.record_throttle_failure(k->key, now, *k->rule).locked_until - now);
+    k->has_failures = true;
   }
   return wait;
 }
 
 void throttle_clear(Context& ctx, const ThrottleKey& key) {
-  if (!key.key.empty()) ctx.store.clear_throttle(key.key);
+  if (!key.key.empty() && key.has_failures) ctx.store.clear_throttle(key.key);
 }
 
 std::string too_many_attempts_message(std::int64_t seconds) {

@@ -16,6 +16,9 @@ namespace latchkey::oauth {
 struct ThrottleKey {
   std::string key;  // empty: nothing to count (e.g. no client address known)
   const store::ThrottleRule* rule = nullptr;
+  // Set by throttle_wait when the store holds failures for the key, so that throttle_clear
+  // writes only then: a successful request must not cost a database write.
+  mutable bool has_failures = false;
 };
 
 // `kind` names what is counted ("login-user", "login-addr", "client", ...); `value` the thing.
@@ -28,6 +31,7 @@ std::int64_t throttle_wait(Context& ctx, std::initializer_list<const ThrottleKey
 // Counts one failure on every key; returns the seconds until they are all unlocked (0 = none locked).
 std::int64_t throttle_failure(Context& ctx, std::initializer_list<const ThrottleKey*> keys);
 
+// Forgets the key's failures; a no-op (no store access) unless throttle_wait saw some.
 void throttle_clear(Context& ctx, const ThrottleKey& key);
 
 // "Too many attempts, try again in N seconds." (one message whatever was counted).
