@@ -41,6 +41,23 @@ export function freePort() {
   });
 }
 
+// n distinct free ports: all n listeners are held open together, so two calls in a row cannot hand
+// out the same port (sequential freePort() calls can, and a second daemon then fails to bind while a
+// readiness probe is answered by the first).
+export async function freePorts(n) {
+  const servers = [];
+  try {
+    for (let i = 0; i < n; i++) {
+      const srv = createServer();
+      servers.push(srv);
+      await new Promise((resolve, reject) => { srv.once('error', reject); srv.listen(0, '127.0.0.1', resolve); });
+    }
+    return servers.map((srv) => srv.address().port);
+  } finally {
+    await Promise.all(servers.map((srv) => new Promise((resolve) => srv.close(() => resolve()))));
+  }
+}
+
 function withTimeout(promise, ms, what) {
   let timer;
   const timeout = new Promise((_, reject) => {

@@ -6,10 +6,10 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePorts } from '../e2e/harness.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const SERVER = process.env.LATCHKEY_SERVER_BIN;
@@ -30,13 +30,6 @@ const daemons = [];
 let issuer, jwtApi, introspectionApi;
 let logs = '';
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => { const { port } = srv.address(); srv.close(() => resolve(port)); });
-  });
-}
 
 function run(bin, args, { env = {}, input, timeout = CMD_TIMEOUT_MS } = {}) {
   return new Promise((resolve) => {
@@ -66,18 +59,20 @@ async function admin(...args) {
   return r;
 }
 
-// Starts a long-running child and waits until `url` answers 200.
+// Starts a long-running child and waits until it says it is listening and `url` answers 200. The
+// child's own line matters: another process on the port could answer the probe.
 async function daemon(name, bin, args, url, { env = {}, input } = {}) {
   const child = spawn(bin, args, { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
   daemons.push(child);
-  child.stdout.on('data', (d) => { logs += `[${name}] ${d}`; });
+  let listening = false;
+  child.stdout.on('data', (d) => { logs += `[${name}] ${d}`; if (String(d).includes('listening on')) listening = true; });
   child.stderr.on('data', (d) => { logs += `[${name}] ${d}`; });
   child.stdin.end(input ?? '');
   const deadline = Date.now() + 30_000;
   for (;;) {
     try {
       const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
-      if (res.status === 200) return child;
+      if (res.status === 200 && listening) return child;
     } catch { /* not yet */ }
     if (child.exitCode !== null || Date.now() > deadline) throw new Error(`${name} did not start:\n${logs}`);
     await new Promise((r) => setTimeout(r, 150));
@@ -104,7 +99,7 @@ async function login(args) {
 before(async () => {
   for (const [name, bin] of [['LATCHKEY_SERVER_BIN', SERVER], ['LATCHKEY_CLI_BIN', CLI], ['LATCHKEY_API_BIN', API]])
     assert.ok(bin && existsSync(bin), `set ${name} to the built binary`);
-  const [idpPort, jwtPort, introspectionPort] = [await freePort(), await freePort(), await freePort()];
+  const [idpPort, jwtPort, introspectionPort] = await freePorts(3);
   issuer = `http://127.0.0.1:${idpPort}`;
   jwtApi = `http://127.0.0.1:${jwtPort}`;
   introspectionApi = `http://127.0.0.1:${introspectionPort}`;

@@ -13,7 +13,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { Server, Browserless, completeInteraction, freePort, pkcePair, b64url } from '../e2e/harness.mjs';
+import { Server, Browserless, completeInteraction, freePorts, pkcePair, b64url } from '../e2e/harness.mjs';
 
 const require = createRequire(new URL('../e2e/package.json', import.meta.url));
 const { chromium } = require('playwright-core');
@@ -67,8 +67,7 @@ function startDaemon(name, bin, args) {
 }
 
 before(async () => {
-  const spaPort = await freePort();
-  const apiPort = await freePort();
+  const [spaPort, apiPort] = await freePorts(2);
   spaOrigin = `http://127.0.0.1:${spaPort}`;
   apiUrl = `http://127.0.0.1:${apiPort}`;
   server = new SpaServer();
