@@ -120,6 +120,21 @@ void observe(ProviderObserver& observer, const Context& ctx, const Request& req,
   }
 }
 
+// The database is down for a moment: RFC 7231 §6.6.4 503 with Retry-After, so that clients and load
+// balancers retry instead of treating it as a server bug. JSON endpoints say temporarily_unavailable
+// (RFC 6749 §4.1.2.1 names it for the authorize endpoint; we use it for the others too).
+Response unavailable_response(const Request& request) {
+  Response r;
+  if (is_json_endpoint(request.path)) {
+    r = token_error_response(error(ErrorCode::temporarily_unavailable, "the database is unavailable; retry shortly"));
+  } else {
+    r = error_page_response(503, "Temporarily unavailable", "The service is briefly unavailable. Please try again.");
+  }
+  r.status = 503;
+  r.set_header("Retry-After", "2");
+  return r;
+}
+
 }  // namespace
 
 Response Provider::handle(const Request& request) noexcept {
@@ -135,6 +150,13 @@ Response Provider::handle(const Request& request) noexcept {
       }
     }
     return r;
+  } catch (const store::StoreUnavailable& e) {
+    log_line("error", std::string("request to ") + request.path + " failed, database unavailable: " + e.what());
+    try {
+      return unavailable_response(request);
+    } catch (...) {
+      // fall through to the generic answer
+    }
   } catch (const std::exception& e) {
     log_line("error", std::string("request to ") + request.path + " failed: " + e.what());
   } catch (...) {

@@ -24,6 +24,13 @@ struct StoreError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// The database cannot be reached right now (connection refused or lost, server shutting down or
+// starting). The request did not take effect and may be retried: the HTTP layer answers 503 with
+// Retry-After instead of 500. Backends reconnect by themselves on a later call.
+struct StoreUnavailable : StoreError {
+  using StoreError::StoreError;
+};
+
 struct Client {
   std::string id;
   std::string name;

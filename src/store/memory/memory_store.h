@@ -30,7 +30,7 @@
 
 namespace latchkey::store::memory {
 
-class MemoryStore final : public Store {
+class MemoryStore : public Store {
  public:
   void migrate() override {}  // nothing to create
   PoolStats pool_stats() override { return {}; }  // no connections to pool

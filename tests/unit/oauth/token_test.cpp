@@ -286,5 +286,30 @@ TEST_F(TokenTest, UnexpectedFailuresBecomeServerErrorWithoutDetail) {
   EXPECT_EQ(r.body.find("signing"), std::string::npos);
 }
 
+// A database that went away mid-request (issue 6: PostgreSQL restarted under load).
+class UnreachableStore : public store::memory::MemoryStore {
+ public:
+  std::optional<store::Client> find_client(const std::string&) override {
+    throw store::StoreUnavailable("connection refused");
+  }
+};
+
+TEST_F(TokenTest, AnUnreachableDatabaseIs503WithRetryAfterNot500) {
+  UnreachableStore down;
+  oauth::Provider provider(config, down, keys, clock, random);
+  auto r = provider.handle(oauth::Request{"POST", "/token", {}, {{"content-type", "application/x-www-form-urlencoded"},
+                                                                {"authorization", basic("web", kSecret)}},
+                                          "grant_type=client_credentials", "1"});
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(error_of(r), "temporarily_unavailable");
+  ASSERT_TRUE(r.header("Retry-After"));
+  EXPECT_EQ(*r.header("Retry-After"), "2");
+  EXPECT_EQ(r.body.find("connection refused"), std::string::npos);
+
+  auto page = provider.handle(oauth::Request{"GET", "/authorize", "client_id=web", {}, "", "1"});
+  EXPECT_EQ(page.status, 503);
+  EXPECT_TRUE(page.header("Retry-After"));
+}
+
 }  // namespace
 }  // namespace latchkey::test
