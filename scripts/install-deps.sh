@@ -16,7 +16,7 @@ build_pkgs=(build-essential cmake ninja-build pkg-config ccache git
   libssl-dev libsodium-dev libsqlite3-dev libpq-dev libcurl4-openssl-dev
   libcli11-dev libtomlplusplus-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev sqlite3)
-test_pkgs=(python3 python3-jwcrypto chromium curl openssl dpkg-dev)
+test_pkgs=(python3 python3-jwcrypto chromium curl openssl dpkg-dev postgresql haproxy)
 
 pkgs=("${build_pkgs[@]}")
 (( want_tests )) && pkgs+=("${test_pkgs[@]}")
