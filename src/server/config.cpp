@@ -50,6 +50,18 @@ Error in_range(std::int64_t v, std::int64_t low, std::int64_t high) {
   return std::nullopt;
 }
 
+std::array<store::ThrottleRule*, 4> throttle_rules(ServerConfig& c) {
+  return {&c.provider.login_account_throttle, &c.provider.address_throttle, &c.provider.client_auth_throttle,
+          &c.provider.user_code_throttle};
+}
+
+template <store::ThrottleRule oauth::ProviderConfig::*Rule>
+Error set_throttle_failures(ServerConfig& c, const ConfigValue& v) {
+  if (auto e = in_range(as_int(v), 1, 1000)) return e;
+  (c.provider.*Rule).max_failures = as_int(v);
+  return std::nullopt;
+}
+
 // Assigns an integer after a range check; used by every numeric key.
 template <auto Member, std::int64_t Low, std::int64_t High>
 Error set_int(ServerConfig& c, const ConfigValue& v) {
@@ -171,6 +183,30 @@ const std::array kKeys = {
               [](ServerConfig& c, const ConfigValue& v) -> Error {
                 if (auto e = in_range(as_int(v), 8, 4 * 1024 * 1024)) return e;
                 c.provider.password_cost.memlimit = static_cast<std::size_t>(as_int(v)) * 1024;
+                return std::nullopt;
+              }},
+    // Brute-force throttling (issue 7 §4): how many failures before a lock, per counted thing.
+    ConfigKey{"throttle", "login_account_max_failures", ValueKind::integer,
+              "LATCHKEY_THROTTLE_LOGIN_ACCOUNT_MAX_FAILURES",
+              set_throttle_failures<&oauth::ProviderConfig::login_account_throttle>},
+    ConfigKey{"throttle", "address_max_failures", ValueKind::integer, "LATCHKEY_THROTTLE_ADDRESS_MAX_FAILURES",
+              set_throttle_failures<&oauth::ProviderConfig::address_throttle>},
+    ConfigKey{"throttle", "client_auth_max_failures", ValueKind::integer,
+              "LATCHKEY_THROTTLE_CLIENT_AUTH_MAX_FAILURES",
+              set_throttle_failures<&oauth::ProviderConfig::client_auth_throttle>},
+    ConfigKey{"throttle", "user_code_max_failures", ValueKind::integer, "LATCHKEY_THROTTLE_USER_CODE_MAX_FAILURES",
+              set_throttle_failures<&oauth::ProviderConfig::user_code_throttle>},
+    // The window and the longest lock are shared by every rule.
+    ConfigKey{"throttle", "window_seconds", ValueKind::integer, "LATCHKEY_THROTTLE_WINDOW_SECONDS",
+              [](ServerConfig& c, const ConfigValue& v) -> Error {
+                if (auto e = in_range(as_int(v), 1, 86400)) return e;
+                for (auto* rule : throttle_rules(c)) rule->window = as_int(v);
+                return std::nullopt;
+              }},
+    ConfigKey{"throttle", "max_lock_seconds", ValueKind::integer, "LATCHKEY_THROTTLE_MAX_LOCK_SECONDS",
+              [](ServerConfig& c, const ConfigValue& v) -> Error {
+                if (auto e = in_range(as_int(v), 2, 86400)) return e;
+                for (auto* rule : throttle_rules(c)) rule->max_lock = as_int(v);
                 return std::nullopt;
               }},
     ConfigKey{"log", "level", ValueKind::string, "LATCHKEY_LOG_LEVEL",

@@ -186,6 +186,36 @@ TEST(ConfigTest, BadValuesNameTheKey) {
   }
 }
 
+TEST(ConfigTest, ThrottleRulesAreConfigurable) {
+  auto defaults = load_ok({});
+  EXPECT_EQ(defaults.provider.login_account_throttle.max_failures, 5);
+  EXPECT_EQ(defaults.provider.address_throttle.max_failures, 20);
+  EXPECT_EQ(defaults.provider.client_auth_throttle.max_failures, 10);
+  EXPECT_EQ(defaults.provider.user_code_throttle.window, 900);
+
+  TempToml file(
+      "[throttle]\nlogin_account_max_failures = 3\naddress_max_failures = 50\nclient_auth_max_failures = 7\n"
+      "user_code_max_failures = 4\nwindow_seconds = 60\nmax_lock_seconds = 120\n");
+  ConfigSources sources;
+  sources.file = file.path();
+  auto c = load_ok(sources);
+  EXPECT_EQ(c.provider.login_account_throttle.max_failures, 3);
+  EXPECT_EQ(c.provider.address_throttle.max_failures, 50);
+  EXPECT_EQ(c.provider.client_auth_throttle.max_failures, 7);
+  EXPECT_EQ(c.provider.user_code_throttle.max_failures, 4);
+  for (const auto* rule : {&c.provider.login_account_throttle, &c.provider.address_throttle,
+                           &c.provider.client_auth_throttle, &c.provider.user_code_throttle}) {
+    EXPECT_EQ(rule->window, 60);
+    EXPECT_EQ(rule->max_lock, 120);
+  }
+
+  sources.file.reset();
+  sources.environment = {{"LATCHKEY_THROTTLE_LOGIN_ACCOUNT_MAX_FAILURES", "0"}};
+  EXPECT_TRUE(load_error(sources).starts_with(
+      "config: LATCHKEY_THROTTLE_LOGIN_ACCOUNT_MAX_FAILURES (throttle.login_account_max_failures): must be between 1"))
+      << load_error(sources);
+}
+
 TEST(ConfigTest, BadEnvironmentValuesNameTheVariable) {
   ConfigSources sources;
   sources.environment = {{"LATCHKEY_TOKENS_CODE_TTL", "10m"}};
