@@ -228,8 +228,9 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   void on_header(beast::error_code ec, std::size_t) {
     started_ = std::chrono::steady_clock::now();
     if (ec) return on_read(ec, 0);
-    if (parser_->is_done()) return on_read(ec, 0);
     const auto& header = parser_->get();
+    if (framing_problem(header)) return reject(400);
+    if (parser_->is_done()) return on_read(ec, 0);
     auto expect = header[beast_http::field::expect];
     bool wants_continue = header.version() >= 11 && beast::iequals(expect, "100-continue");
     if (!wants_continue) return read_body();
@@ -334,13 +335,17 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     request_id_ = new_request_id();
     client_address_.clear();
     scheme_.clear();
-    auto response = plain_response(status, 11, false);
-    response.set("X-Request-Id", request_id_);
     std::string method, path;
-    if (parser_ && parser_->is_header_done()) {
+    std::optional<std::string> accept;  // known only when the header was read whole
+    // A Content-Length over the limit is found once every field is parsed, but before the parser
+    // calls the header done: the fields are complete then too.
+    if (parser_ && (parser_->is_header_done() || status == 413)) {
       method = std::string(parser_->get().method_string());
       path = std::string(parser_->get().target());
+      accept = std::string(parser_->get()[beast_http::field::accept]);
     }
+    auto response = adapter_error_response(status, accept, 11);
+    response.set("X-Request-Id", request_id_);
     report(method, path, status);
     write(std::move(response), true, true);
   }
@@ -425,8 +430,21 @@ void Server::Impl::on_accept(beast::error_code ec, tcp::socket socket) {
     return;
   }
   if (active_connections.load() >= options.max_connections) {
+    // Over the cap: refuse at once rather than queue. A plain-HTTP client is told 503 with
+    // Retry-After (RFC 9110 §15.6.4); the send buffer of a fresh socket takes these bytes whole, so
+    // the non-blocking write never waits. TLS clients are just closed (no handshake is spent).
+    static constexpr std::string_view kBusy =
+        "HTTP/1.1 503 Service Unavailable\r\nServer: latchkey\r\nContent-Type: application/json\r\n"
+        "Cache-Control: no-store\r\nRetry-After: 1\r\nConnection: close\r\nContent-Length: 85\r\n\r\n"
+        "{\"error\":\"temporarily_unavailable\",\"error_description\":\"too many connections; retry\"}";
+    static_assert(kBusy.size() - kBusy.find("\r\n\r\n") - 4 == 85);
     beast::error_code ignored;
-    socket.close(ignored);  // over the cap: refuse cheaply rather than queue
+    if (!options.tls) {
+      socket.non_blocking(true, ignored);
+      socket.write_some(asio::buffer(kBusy.data(), kBusy.size()), ignored);
+      socket.shutdown(tcp::socket::shutdown_send, ignored);
+    }
+    socket.close(ignored);
   } else if (options.tls) {
     std::make_shared<TlsSession>(std::move(socket), *this, current_tls_context())->start();
   } else {

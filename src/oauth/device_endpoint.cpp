@@ -109,13 +109,18 @@ Response handle_device_page(Context& ctx, const Request& req) {
     return r;
   };
 
-  if (req.method == "GET") {
+  if (req.method == "GET" || req.method == "HEAD") {
     auto query = util::parse_form(req.query);
     std::string prefill = query ? util::trim(query->get_or("user_code")) : std::string();
     if (prefill.size() > 32) prefill.clear();
     return page(prefill, "", 200);
   }
-  if (req.method != "POST") return error_page_response(405, "Method not allowed", "Use the form on this page.");
+  if (req.method != "POST") {
+    // RFC 9110 §15.5.6: a 405 "MUST generate an Allow header field".
+    Response r = error_page_response(405, "Method not allowed", "Use the form on this page.");
+    r.set_header("Allow", "GET, HEAD, POST");
+    return r;
+  }
 
   auto form = read_form_body(req);
   if (!form) return error_page_response(400, "Invalid request", form.error().description);

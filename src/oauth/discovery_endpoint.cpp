@@ -52,19 +52,25 @@ boost::json::object build_metadata(const ProviderConfig& config) {
   return m;
 }
 
+// RFC 9110 §15.5.6: a 405 "MUST generate an Allow header field".
+Response get_only(const Request& req) {
+  Response r = json_response(
+      405, boost::json::object{{"error", "invalid_request"}, {"error_description", req.method + " is not allowed; use GET"}});
+  r.set_header("Allow", "GET, HEAD");
+  return r;
+}
+
 }  // namespace
 
 Response handle_discovery(Context& ctx, const Request& req) {
-  if (req.method != "GET" && req.method != "HEAD")
-    return json_response(405, boost::json::object{{"error", "invalid_request"}});
+  if (req.method != "GET" && req.method != "HEAD") return get_only(req);
   Response r = json_response(200, build_metadata(ctx.config), false);
   r.set_header("Cache-Control", "public, max-age=300");
   return r;
 }
 
 Response handle_jwks(Context& ctx, const Request& req) {
-  if (req.method != "GET" && req.method != "HEAD")
-    return json_response(405, boost::json::object{{"error", "invalid_request"}});
+  if (req.method != "GET" && req.method != "HEAD") return get_only(req);
   auto snap = ctx.keys.snapshot();
   Response r;
   r.set_header("Content-Type", "application/jwk-set+json");

@@ -26,6 +26,13 @@ struct LoadedInteraction {
   std::string browser_id;
 };
 
+// RFC 9110 §15.5.6: a 405 "MUST generate an Allow header field".
+Response method_not_allowed(std::string_view message, std::string allow) {
+  Response r = error_page_response(405, "Method not allowed", message);
+  r.set_header("Allow", std::move(allow));
+  return r;
+}
+
 Response expired_page() {
   return error_page_response(400, "This sign-in has expired",
                              "This sign-in request has expired or was already completed.");
@@ -111,14 +118,15 @@ std::expected<util::Params, Response> checked_form(Context& ctx, const Request& 
 }  // namespace
 
 Response handle_interaction_page(Context& ctx, const Request& req, std::string_view id) {
-  if (req.method != "GET") return error_page_response(405, "Method not allowed", "Use GET for this page.");
+  // HEAD is GET without the body (RFC 9110 §9.3.2; the provider drops the body).
+  if (req.method != "GET" && req.method != "HEAD") return method_not_allowed("Use GET for this page.", "GET, HEAD");
   auto in = load_interaction(ctx, req, id);
   if (!in) return in.error();
   return next_step(ctx, *in, current_session(ctx, req));
 }
 
 Response handle_interaction_login(Context& ctx, const Request& req, std::string_view id) {
-  if (req.method != "POST") return error_page_response(405, "Method not allowed", "Submit the sign-in form.");
+  if (req.method != "POST") return method_not_allowed("Submit the sign-in form.", "POST");
   auto in = load_interaction(ctx, req, id);
   if (!in) return in.error();
   auto form = checked_form(ctx, req, *in, kLoginPurpose);
@@ -182,7 +190,7 @@ Response handle_interaction_login(Context& ctx, const Request& req, std::string_
 }
 
 Response handle_interaction_consent(Context& ctx, const Request& req, std::string_view id) {
-  if (req.method != "POST") return error_page_response(405, "Method not allowed", "Submit the consent form.");
+  if (req.method != "POST") return method_not_allowed("Submit the consent form.", "POST");
   auto in = load_interaction(ctx, req, id);
   if (!in) return in.error();
   auto form = checked_form(ctx, req, *in, kConsentPurpose);

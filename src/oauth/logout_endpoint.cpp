@@ -29,8 +29,12 @@ std::vector<std::string> audiences_of(const boost::json::object& claims) {
 }  // namespace
 
 Response handle_end_session(Context& ctx, const Request& req) {
-  if (req.method != "GET" && req.method != "POST")
-    return error_page_response(405, "Method not allowed", "Use GET or POST to sign out.");
+  if (req.method != "GET" && req.method != "POST") {
+    // RFC 9110 §15.5.6: a 405 "MUST generate an Allow header field".
+    Response r = error_page_response(405, "Method not allowed", "Use GET or POST to sign out.");
+    r.set_header("Allow", "GET, POST");
+    return r;
+  }
   std::expected<util::Params, std::string> params = util::parse_form(req.query);
   if (req.method == "POST") {
     auto form = read_form_body(req);

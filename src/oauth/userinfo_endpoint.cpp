@@ -21,6 +21,11 @@ Response bearer_error(ErrorCode code, const std::string& description) {
   return r;
 }
 
+bool is_form_content_type(const Request& req) {
+  auto type = req.header("content-type");
+  return type && util::to_lower(util::trim(type->substr(0, type->find(';')))) == "application/x-www-form-urlencoded";
+}
+
 }  // namespace
 
 Response handle_userinfo(Context& ctx, const Request& req) {
@@ -41,6 +46,9 @@ Response handle_userinfo(Context& ctx, const Request& req) {
   }
   if (req.method == "POST" && req.header("content-type")) {
     auto form = read_form_body(req);
+    // A form body that does not parse is a malformed request (RFC 6750 §3.1 invalid_request), not
+    // a missing token; other media types carry no token (RFC 6750 §2.2 names only the form).
+    if (!form && is_form_content_type(req)) return bearer_error(ErrorCode::invalid_request, "the form body is malformed");
     if (form && form->has("access_token")) {
       // RFC 6750 §2: clients "MUST NOT use more than one method to transmit the token".
       if (token || form->count("access_token") > 1)
