@@ -1,11 +1,13 @@
 #include "store/open_store.h"
 
 #include "store/memory/memory_store.h"
+#include "store/postgres/postgres_store.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace latchkey::store {
 
-// Accepted: "memory:", "sqlite:PATH" (relative or absolute) and "sqlite:///ABSOLUTE/PATH".
+// Accepted: "memory:", "sqlite:PATH" (relative or absolute), "sqlite:///ABSOLUTE/PATH" and
+// "postgresql://..." or "postgres://..." (see postgres/postgres_store.h for the parameters).
 // open_store does not migrate: `latchkey-server migrate` does (see sqlite/sqlite_store.h).
 std::unique_ptr<Store> open_store(const std::string& url) {
   if (url == "memory:") return std::make_unique<memory::MemoryStore>();
@@ -27,10 +29,11 @@ std::unique_ptr<Store> open_store(const std::string& url) {
   }
 
   if (url.starts_with("postgresql://") || url.starts_with("postgres://")) {
-    // The URL is not echoed: it may carry a password.
-    throw StoreError("PostgreSQL database URLs are not supported yet (the backend is not built); use sqlite:PATH");
+    // Errors do not echo the URL: it may carry a password.
+    return postgres::PostgresStore::open(url);
   }
-  throw StoreError("unsupported database URL '" + url + "': use sqlite:PATH (e.g. sqlite:latchkey.db) or memory:");
+  throw StoreError("unsupported database URL '" + url +
+                   "': use sqlite:PATH (e.g. sqlite:latchkey.db), postgresql://USER@HOST/DATABASE or memory:");
 }
 
 }  // namespace latchkey::store

@@ -1,6 +1,6 @@
 #pragma once
 // Storage interfaces, one per concern (DESIGN.md "Storage"). The protocol core sees only these;
-// store/memory (tests) and store/sqlite (and later store/postgres) implement them.
+// store/memory (tests), store/sqlite and store/postgres implement them.
 //
 // Contract for every implementation:
 //  - Every method is safe to call from many threads at once.
@@ -346,6 +346,28 @@ struct PoolStats {
   std::uint64_t opened_total = 0;  // connections opened since start
 };
 
+// Removal of expired rows (issue 6 §4: tables do not grow without bound). Codes, device codes,
+// refresh tokens and grants are kept for kPurgeGracePeriod after they expired (grants: after they
+// expired or were revoked), so that a reuse shortly after expiry is still recognised as a reuse
+// (consume_code answers already_used with the grant to revoke, rotate_refresh_token already_used)
+// rather than not_found. Sessions and interactions go as soon as they expired (find_* ignores them
+// already); access-token records as soon as the token expired (introspection rejects an expired
+// token before it looks at the record, and a missing record means inactive); throttle keys once
+// idle for kPurgeGracePeriod and not locked.
+inline constexpr Timestamp kPurgeGracePeriod = 24 * 60 * 60;
+
+class MaintenanceStore {
+ public:
+  virtual ~MaintenanceStore() = default;
+  // Deletes at most `batch_limit` rows from each table (sessions, interactions, codes, device codes,
+  // refresh tokens, access tokens, grants, throttles) and returns how many rows went in total. A
+  // grant goes only after its refresh tokens and access-token records went (a later call, when the
+  // batch limit stopped this one), so no token outlives its grant. Backends shared by several
+  // instances let one instance purge at a time: a call while another purges returns 0 at once.
+  // Call it periodically until it returns less than a full batch.
+  virtual std::size_t purge_expired(Timestamp now, std::size_t batch_limit) = 0;
+};
+
 // One object per backend that serves every concern.
 class Store : public ClientStore,
               public UserStore,
@@ -356,7 +378,8 @@ class Store : public ClientStore,
               public GrantStore,
               public DeviceCodeStore,
               public KeyStore,
-              public ThrottleStore {
+              public ThrottleStore,
+              public MaintenanceStore {
  public:
   // Creates or upgrades the schema (versioned migrations). Idempotent.
   virtual void migrate() = 0;

@@ -372,4 +372,60 @@ void MemoryStore::clear_throttle(const std::string& key) {
   throttles_.erase(key);
 }
 
+// ---- maintenance ----
+
+namespace {
+
+// Erases at most `limit` entries of `map` matching `expired`; returns how many went.
+template <typename Map, typename Predicate>
+std::size_t erase_expired(Map& map, std::size_t limit, Predicate expired) {
+  std::size_t erased = 0;
+  for (auto it = map.begin(); it != map.end() && erased < limit;) {
+    if (expired(it->second)) {
+      it = map.erase(it);
+      ++erased;
+    } else {
+      ++it;
+    }
+  }
+  return erased;
+}
+
+}  // namespace
+
+std::size_t MemoryStore::purge_expired(Timestamp now, std::size_t batch_limit) {
+  std::lock_guard lock(mutex_);
+  const Timestamp grace_cutoff = now - kPurgeGracePeriod;
+  auto grant_is_done = [&](const std::string& grant_id) {
+    auto g = grants_.find(grant_id);
+    if (g == grants_.end()) return false;
+    return (g->second.revoked_at != 0 && g->second.revoked_at <= grace_cutoff) ||
+           (g->second.expires_at != 0 && g->second.expires_at <= grace_cutoff);
+  };
+  std::size_t purged = 0;
+  purged += erase_expired(sessions_, batch_limit, [&](const Session& s) { return s.expires_at <= now; });
+  purged += erase_expired(interactions_, batch_limit, [&](const Interaction& i) { return i.expires_at <= now; });
+  purged += erase_expired(codes_, batch_limit,
+                          [&](const StoredCode& c) { return c.code.expires_at <= grace_cutoff; });
+  purged += erase_expired(device_codes_, batch_limit,
+                          [&](const DeviceCode& d) { return d.expires_at <= grace_cutoff; });
+  purged += erase_expired(refresh_tokens_, batch_limit, [&](const RefreshToken& t) {
+    return t.expires_at <= grace_cutoff || grant_is_done(t.grant_id);
+  });
+  purged += erase_expired(access_tokens_, batch_limit, [&](const AccessTokenRecord& t) {
+    return t.expires_at <= now || (!t.grant_id.empty() && grant_is_done(t.grant_id));
+  });
+  // A grant goes once no token refers to it any more.
+  purged += erase_expired(grants_, batch_limit, [&](const Grant& g) {
+    if (!grant_is_done(g.id)) return false;
+    auto refers = [&](const auto& entry) { return entry.second.grant_id == g.id; };
+    return std::none_of(refresh_tokens_.begin(), refresh_tokens_.end(), refers) &&
+           std::none_of(access_tokens_.begin(), access_tokens_.end(), refers);
+  });
+  purged += erase_expired(throttles_, batch_limit, [&](const ThrottleState& t) {
+    return t.last_failure_at <= grace_cutoff && t.locked_until <= now;
+  });
+  return purged;
+}
+
 }  // namespace latchkey::store::memory

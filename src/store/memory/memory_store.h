@@ -94,6 +94,8 @@ class MemoryStore : public Store {
   ThrottleState record_throttle_failure(const std::string& key, Timestamp now, const ThrottleRule& rule) override;
   void clear_throttle(const std::string& key) override;
 
+  std::size_t purge_expired(Timestamp now, std::size_t batch_limit) override;
+
  private:
   struct StoredCode {
     AuthorizationCode code;

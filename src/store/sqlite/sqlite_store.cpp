@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdint>
+#include <limits>
 #include <mutex>
 #include <vector>
 
@@ -914,6 +916,66 @@ ThrottleState SqliteStore::record_throttle_failure(const std::string& key, Times
 void SqliteStore::clear_throttle(const std::string& key) {
   auto c = impl_->ready();
   c->prepare("DELETE FROM throttles WHERE key = ?1", "clear throttle").bind(1, key).run();
+}
+
+// ---- maintenance ----
+
+namespace {
+
+// A grant whose tokens may go: revoked or expired for longer than the grace period (?1 = cutoff).
+#define LK_DONE_GRANTS \
+  "SELECT id FROM grants WHERE (revoked_at <> 0 AND revoked_at <= ?1) OR (expires_at <> 0 AND expires_at <= ?1)"
+
+struct PurgeStatement {
+  const char* sql;  // ?1 = now - kPurgeGracePeriod, ?2 = now, ?3 = the batch limit
+  const char* what;
+};
+
+// Each deletes at most ?3 rows, chosen by their key (bounded batches; see store.h MaintenanceStore).
+constexpr PurgeStatement kPurges[] = {
+    {"DELETE FROM sessions WHERE id_hash IN (SELECT id_hash FROM sessions WHERE expires_at <= ?2 LIMIT ?3)",
+     "purge expired sessions"},
+    {"DELETE FROM interactions WHERE id_hash IN (SELECT id_hash FROM interactions WHERE expires_at <= ?2 LIMIT ?3)",
+     "purge expired interactions"},
+    {"DELETE FROM authorization_codes WHERE code_hash IN "
+     "(SELECT code_hash FROM authorization_codes WHERE expires_at <= ?1 LIMIT ?3)",
+     "purge expired authorization codes"},
+    {"DELETE FROM device_codes WHERE device_code_hash IN "
+     "(SELECT device_code_hash FROM device_codes WHERE expires_at <= ?1 LIMIT ?3)",
+     "purge expired device codes"},
+    {"DELETE FROM refresh_tokens WHERE token_hash IN (SELECT token_hash FROM refresh_tokens "
+     "WHERE expires_at <= ?1 OR grant_id IN (" LK_DONE_GRANTS ") LIMIT ?3)",
+     "purge expired refresh tokens"},
+    {"DELETE FROM access_tokens WHERE jti IN (SELECT jti FROM access_tokens "
+     "WHERE expires_at <= ?2 OR (grant_id <> '' AND grant_id IN (" LK_DONE_GRANTS ")) LIMIT ?3)",
+     "purge expired access tokens"},
+    // Only grants no token refers to any more: their tokens went first (this call or an earlier one).
+    {"DELETE FROM grants WHERE id IN (SELECT g.id FROM grants g WHERE g.id IN (" LK_DONE_GRANTS ") "
+     "AND NOT EXISTS (SELECT 1 FROM refresh_tokens r WHERE r.grant_id = g.id) "
+     "AND NOT EXISTS (SELECT 1 FROM access_tokens a WHERE a.grant_id = g.id) LIMIT ?3)",
+     "purge finished grants"},
+    {"DELETE FROM throttles WHERE key IN "
+     "(SELECT key FROM throttles WHERE last_failure_at <= ?1 AND locked_until <= ?2 LIMIT ?3)",
+     "purge idle throttle keys"},
+};
+
+#undef LK_DONE_GRANTS
+
+}  // namespace
+
+std::size_t SqliteStore::purge_expired(Timestamp now, std::size_t batch_limit) {
+  if (batch_limit == 0) return 0;
+  const auto limit = static_cast<std::int64_t>(std::min<std::size_t>(batch_limit, std::numeric_limits<std::int64_t>::max()));
+  auto c = impl_->ready();
+  Transaction tx(*c);
+  std::size_t purged = 0;
+  for (const auto& purge : kPurges) {
+    auto s = c->prepare(purge.sql, purge.what);
+    s.bind(1, now - kPurgeGracePeriod).bind(2, now).bind(3, limit).run();
+    purged += static_cast<std::size_t>(s.changes());
+  }
+  tx.commit();
+  return purged;
 }
 
 }  // namespace latchkey::store::sqlite

@@ -115,6 +115,9 @@ class SqliteStore final : public Store {
   ThrottleState record_throttle_failure(const std::string& key, Timestamp now, const ThrottleRule& rule) override;
   void clear_throttle(const std::string& key) override;
 
+  // One IMMEDIATE transaction: SQLite's write lock already lets one purge (or writer) run at a time.
+  std::size_t purge_expired(Timestamp now, std::size_t batch_limit) override;
+
  private:
   struct Impl;
   explicit SqliteStore(std::unique_ptr<Impl> impl);

@@ -51,10 +51,15 @@ TEST(OpenStore, BadUrlsAreNamedInTheError) {
   EXPECT_THAT(error_of("sqlite::memory:"), HasSubstr("memory:"));
 }
 
-TEST(OpenStore, PostgresUrlIsNotYetSupportedAndItsPasswordNotEchoed) {
-  std::string error = error_of("postgresql://admin:hunter2@db.example/latchkey");
-  EXPECT_THAT(error, HasSubstr("PostgreSQL"));
-  EXPECT_THAT(error, Not(HasSubstr("hunter2")));
+TEST(OpenStore, PostgresUrlsReachTheBackendAndErrorsDoNotEchoThePassword) {
+  // A bad pool_max fails before any connection is attempted (no sockets here; the PostgreSQL tests
+  // in postgres_store_test.cpp connect).
+  for (const char* url : {"postgresql://admin:hunter2@db.example/latchkey?pool_max=0",
+                          "postgres://admin:hunter2@db.example/latchkey?sslmode=disable&pool_max=lots"}) {
+    std::string error = error_of(url);
+    EXPECT_THAT(error, HasSubstr("pool_max")) << url;
+    EXPECT_THAT(error, Not(HasSubstr("hunter2"))) << url;
+  }
 }
 
 }  // namespace
