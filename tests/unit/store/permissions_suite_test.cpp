@@ -143,8 +143,7 @@ TEST_P(PermissionsStoreTest, DeletingAUserDropsTheirRolesWithThem) {
   EXPECT_THAT(store().find_user("u-1")->groups, IsEmpty());
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, PermissionsStoreTest, ::testing::Values(Backend::memory, Backend::sqlite),
-                         backend_name);
+INSTANTIATE_TEST_SUITE_P(Backends, PermissionsStoreTest, all_backends(), backend_name);
 
 }  // namespace
 }  // namespace latchkey::store::testing

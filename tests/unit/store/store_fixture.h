@@ -1,9 +1,13 @@
 #pragma once
 // The shared storage suite runs every test against every backend (DESIGN.md "Storage": one suite,
-// all backends). A backend is a factory; SQLite gets a fresh database file per test.
+// all backends). A backend is a factory; SQLite gets a fresh database file per test, PostgreSQL a
+// fresh schema per test.
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <unistd.h>
 
+#include <atomic>
+#include <cstdlib>
 #include <filesystem>
 #include <memory>
 #include <ostream>
@@ -11,6 +15,7 @@
 #include <vector>
 
 #include "store/memory/memory_store.h"
+#include "store/postgres/postgres_store.h"
 #include "store/sqlite/sqlite_store.h"
 #include "store/store.h"
 
@@ -37,38 +42,116 @@ class TempDir {
   std::filesystem::path path_;
 };
 
-enum class Backend { memory, sqlite };
+// postgres runs when LATCHKEY_TEST_POSTGRES_URL names a server (tests/postgres starts a throwaway
+// one and sets it; without it these tests are skipped, saying so). postgres_serializable is the
+// same server with every transaction SERIALIZABLE, as on CockroachDB-like databases, so that the
+// retry on serialization failures is exercised by the whole suite.
+enum class Backend { memory, sqlite, postgres, postgres_serializable };
 
-inline void PrintTo(Backend backend, std::ostream* out) {
-  *out << (backend == Backend::memory ? "memory" : "sqlite");
+inline const char* backend_label(Backend backend) {
+  switch (backend) {
+    case Backend::memory: return "memory";
+    case Backend::sqlite: return "sqlite";
+    case Backend::postgres: return "postgres";
+    case Backend::postgres_serializable: return "postgres_serializable";
+  }
+  return "?";
 }
 
-inline std::string backend_name(const ::testing::TestParamInfo<Backend>& info) {
-  return info.param == Backend::memory ? "memory" : "sqlite";
+inline void PrintTo(Backend backend, std::ostream* out) { *out << backend_label(backend); }
+
+inline std::string backend_name(const ::testing::TestParamInfo<Backend>& info) { return backend_label(info.param); }
+
+inline auto all_backends() {
+  return ::testing::Values(Backend::memory, Backend::sqlite, Backend::postgres, Backend::postgres_serializable);
 }
+
+// The server URL for PostgreSQL tests, or empty when none is configured.
+inline std::string postgres_test_url() {
+  const char* url = std::getenv("LATCHKEY_TEST_POSTGRES_URL");
+  return url != nullptr ? url : "";
+}
+
+inline constexpr const char* kPostgresNotConfigured =
+    "PostgreSQL not configured: set LATCHKEY_TEST_POSTGRES_URL (ctest -R store_postgres starts a server and does)";
+
+// A schema of its own on the test server, dropped at the end; store_url() puts it first on the
+// search_path, so every store opened with that URL works inside it.
+class PostgresSchema {
+ public:
+  explicit PostgresSchema(std::string server_url, std::string extra_options = {})
+      : server_url_(std::move(server_url)), extra_options_(std::move(extra_options)) {
+    static std::atomic<int> counter{0};
+    name_ = "lk_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter.fetch_add(1));
+    postgres::run_sql(server_url_, "DROP SCHEMA IF EXISTS " + name_ + " CASCADE; CREATE SCHEMA " + name_);
+  }
+  ~PostgresSchema() {
+    try {
+      postgres::run_sql(server_url_, "DROP SCHEMA IF EXISTS " + name_ + " CASCADE");
+    } catch (const std::exception&) {
+      // A test that stopped the server leaves the schema behind; the server is throwaway.
+    }
+  }
+  PostgresSchema(const PostgresSchema&) = delete;
+  PostgresSchema& operator=(const PostgresSchema&) = delete;
+
+  std::string store_url(const std::string& more_parameters = {}) const {
+    std::string url = server_url_ + (server_url_.find('?') == std::string::npos ? "?" : "&") +
+                      "options=-csearch_path%3D" + name_ + extra_options_;
+    if (!more_parameters.empty()) url += "&" + more_parameters;
+    return url;
+  }
+  const std::string& name() const { return name_; }
+
+ private:
+  std::string server_url_;
+  std::string extra_options_;
+  std::string name_;
+};
+
+inline constexpr const char* kSerializableOption = "%20-cdefault_transaction_isolation%3Dserializable";
 
 class StoreTest : public ::testing::TestWithParam<Backend> {
  protected:
-  void SetUp() override { store_ = open_new(); }
+  void SetUp() override {
+    if (is_postgres()) {
+      if (postgres_test_url().empty()) GTEST_SKIP() << kPostgresNotConfigured;
+      schema_ = std::make_unique<PostgresSchema>(
+          postgres_test_url(), GetParam() == Backend::postgres_serializable ? kSerializableOption : "");
+    }
+    store_ = open_new();
+  }
 
-  // Another handle on the same data: a second SqliteStore on the same file (its own connections);
-  // for the memory backend the same object (it has no other way to share data).
+  void TearDown() override {
+    // Close every connection before the schema is dropped.
+    extra_.clear();
+    second_.reset();
+    store_.reset();
+    schema_.reset();
+  }
+
+  bool is_postgres() const {
+    return GetParam() == Backend::postgres || GetParam() == Backend::postgres_serializable;
+  }
+
+  // Another handle on the same data: a second store object on the same file or schema (its own
+  // connections); for the memory backend the same object (it has no other way to share data).
   Store& same_data() {
     if (GetParam() == Backend::memory) return *store_;
-    if (!second_) second_ = sqlite::SqliteStore::open(db_path());
+    if (!second_) second_ = open_existing();
     return *second_;
   }
 
-  // `count` handles on the same data, for races across connections: for SQLite the test's store and
-  // count - 1 further SqliteStore objects on the same file (each with its own connections, as
-  // separate processes would have); for the memory backend the same object `count` times.
+  // `count` handles on the same data, for races across connections: the test's store and count - 1
+  // further store objects on the same file or schema (each with its own connections, as separate
+  // processes would have); for the memory backend the same object `count` times.
   std::vector<Store*> handles(int count) {
     std::vector<Store*> out{store_.get()};
     for (int i = 1; i < count; ++i) {
       if (GetParam() == Backend::memory) {
         out.push_back(store_.get());
       } else {
-        extra_.push_back(sqlite::SqliteStore::open(db_path()));
+        extra_.push_back(open_existing());
         out.push_back(extra_.back().get());
       }
     }
@@ -80,10 +163,15 @@ class StoreTest : public ::testing::TestWithParam<Backend> {
     if (GetParam() == Backend::memory) {
       store = std::make_unique<memory::MemoryStore>();
     } else {
-      store = sqlite::SqliteStore::open(db_path());
+      store = open_existing();
     }
     store->migrate();
     return store;
+  }
+
+  std::unique_ptr<Store> open_existing() {
+    if (is_postgres()) return postgres::PostgresStore::open(schema_->store_url());
+    return sqlite::SqliteStore::open(db_path());
   }
 
   std::string db_path() const { return dir_.file("latchkey.db"); }
@@ -91,6 +179,7 @@ class StoreTest : public ::testing::TestWithParam<Backend> {
   Store& store() { return *store_; }
 
   TempDir dir_;
+  std::unique_ptr<PostgresSchema> schema_;
   std::unique_ptr<Store> store_;
   std::unique_ptr<Store> second_;
   std::vector<std::unique_ptr<Store>> extra_;

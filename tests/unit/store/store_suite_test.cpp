@@ -822,7 +822,7 @@ TEST_P(StoreTest, ManyThreadsMixingOperationsStayConsistent) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, StoreTest, ::testing::Values(Backend::memory, Backend::sqlite), backend_name);
+INSTANTIATE_TEST_SUITE_P(Backends, StoreTest, all_backends(), backend_name);
 
 }  // namespace
 }  // namespace latchkey::store::testing

@@ -70,8 +70,7 @@ TEST_P(ThrottleStoreTest, ConcurrentFailuresFromSeveralHandlesAreAllCounted) {
   EXPECT_EQ(store().find_throttle("shared").failures, kThreads * kEach);
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, ThrottleStoreTest, ::testing::Values(Backend::memory, Backend::sqlite),
-                         backend_name);
+INSTANTIATE_TEST_SUITE_P(Backends, ThrottleStoreTest, all_backends(), backend_name);
 
 }  // namespace
 }  // namespace latchkey::store::testing
