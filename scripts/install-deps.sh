@@ -17,6 +17,9 @@ build_pkgs=(build-essential cmake ninja-build pkg-config ccache git
   libcli11-dev libtomlplusplus-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev sqlite3)
 test_pkgs=(python3 python3-jwcrypto chromium curl openssl dpkg-dev postgresql haproxy)
+# Fuzzing (scripts/fuzz.sh): clang 16 and its libFuzzer runtime; llvm for llvm-symbolizer, which
+# turns sanitizer reports (fuzz.sh, sanitize.sh) into file:line stacks.
+test_pkgs+=(clang-16 libclang-rt-16-dev llvm)
 
 pkgs=("${build_pkgs[@]}")
 (( want_tests )) && pkgs+=("${test_pkgs[@]}")

@@ -1,0 +1,48 @@
+#pragma once
+// Fixed, public test keys of the JOSE fuzz targets (fuzz/corpus/jwt was signed with them). They
+// protect nothing; they exist so that seeds carry valid signatures and the fuzzer starts past
+// the signature check. Never use them anywhere else.
+#include <string_view>
+
+namespace latchkey::fuzz {
+
+inline constexpr std::string_view kEs256Pem = R"(
+-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgSXxFmo0kVdRAlrgS
+3WJTfpDDHvZqYtam23pMv+wfEhGhRANCAATqmC5DD6YIree7RSjDkjZMLF7BxYkr
+wLzxoU8NUq1QkP78pIylHySNsnW30IIIhCmk5lY6wAoCZUP9CfzDeGOt
+-----END PRIVATE KEY-----
+)";
+
+inline constexpr std::string_view kRs256Pem = R"(
+-----BEGIN PRIVATE KEY-----
+MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQDJ7tMuvxMQ6Rmg
+Z60ix65Cf4a3GrZ+xCyo1dnwT0UzdUi4pmFm2qvYMbuGcPWn6JmaeyIAO2Qh+DTb
+9Q5qIZWYYs/TBI7xN6RHolWf8VAqVoY6aQzl2RcPUy7ZJ3zByUMBTRsRypnyDLcj
+MEWoIrj6HlE/IiFIiqbpXwRTA1B8+Ffb7VS3brgOztRc5tvhuSSSVotbTA0dkbPj
+avayx35sJ5oljgFvc1eEFvNxYqHOrvk24G4wQkFx6+/RoTMIFQk1rjcmaz7Mc5A0
+BJklSzajNZj7gP+M1jGhnR3AMUz3uRXnXxNma8m1c6gXQimbKMlzmYTuQK49Koel
+Q5F5HzTbAgMBAAECggEABSfGQiQZr1hW0aa5SlvbtzyR6rx8BUTVOQ2V+KclcU4L
+aGoYWYENWxcl86WQTVRIZk5szKG3iZB7KlRuz5yCOQzow7k9katQfo2xRESWaIZN
++1Fxmq/4q+j9QgkFNoirX8NMBMpt32VItarGqdISc+bwlGfhfqcfjMdiu7XSyRCd
+yEAU6UbcZYO/bpvBCHMMcCRrIErHGDX5exkF+prtpTwNlF0wzU5dFDggc0wZYGzP
++ncOHbuN5CXKPXMffM5gCvypb17wnOOqE/VLwWJnbrRLc0I7n7/YPDqgwoZbw8fw
+rZzTz9ZSr3GH6g3H87XeI5SuUIpYcWK+XzswptbhQQKBgQDjr8ILbC6Nxqxg67la
+jA/g1uZInyjjzU4Bs/RErBe42aZE+vA3G1utXA9rsdn0HJdHbdIeZRmFCoUizr+s
+K/hXaL4AFlCDEBoONGbFr1PhjhoLRozhJuN/zY52W3kbfxzoSXNvuyeq6DR3ft/W
+GE3PW7jbp1W0Ra5+kJw4EtTTQQKBgQDjCze7Of8Cnzjs0jrYinXY4ZVzToZzzWkZ
+/LEA4TCC3QnXDa7TJvTmRiO7wWNLKGljM4P7+vJTB78tauss9KokxzHkFEEwzzQA
+Ys60EUqEhbv6tqjb68eZ3z9WDH64wXWTnGpC1/+5coIgAcYByH/cayOQr6ZOVpKx
+B/hu8WqtGwKBgHei7o8Z9QxCDGmQ8wAFAILf6HjYSKAKTKbQa9V5p61Vj+xG/tm1
+4mIhMWkhNqjyLPs3VWTrMpGZiYNUp5pMMF2dh9h74So817QHDMlq6uRlyoGKPJRB
+3uBUnjrKrcQo8oOLtMBM0vcWtBrl66+PbbM7OtMQBhSHWLzgN3WvT20BAoGBALXQ
+KNv8UHLIEGzM2STIlCCOXQCOVGrthgmyagf7TL6uxQ96vJIIczrn1funnJz2CpbP
+DRU+2siUvopfQV6puopjHVe4xI+SjeD1PvPBmPvQoDzgAw7BnABjXzPII75N5ZrE
+Oe+3Sug1g3CgGvEYnxNilINrtXCsMSIk8NPe7X8bAoGAZhtQgL0nR0kiDYpoPic+
+ovY5eij3OFwarpAGQZZGM5hIQ8cTmJVQi2E7U0aBoqUxqixDuHubR+GS1gmt32nM
+eZK7pXwOO9mQJBNpO2nbMahUKYIBkGWVD55+MFkddkmr1sLHmQCnFOUYdXgHBKhq
+DZa6loJTJS2HEdukoIGKeik=
+-----END PRIVATE KEY-----
+)";
+
+}  // namespace latchkey::fuzz
