@@ -24,6 +24,23 @@ namespace latchkey::server {
 namespace {
 
 constexpr std::chrono::seconds kKeyReloadInterval{10};
+// Expired rows go every kPurgeEvery-th round (a minute), in batches short enough never to stall
+// requests (issue 6 §4); a round stops after kPurgeMaxBatches batches and continues next time.
+constexpr int kPurgeEvery = 6;
+constexpr std::size_t kPurgeBatch = 1000;
+constexpr int kPurgeMaxBatches = 20;
+
+// Removes expired rows; returns how many went. Several instances on one database take turns (the
+// store lets one purge at a time).
+std::size_t purge_expired_rows(store::Store& store, util::Clock& clock) {
+  std::size_t total = 0;
+  for (int i = 0; i < kPurgeMaxBatches; ++i) {
+    const std::size_t n = store.purge_expired(clock.now(), kPurgeBatch);
+    total += n;
+    if (n < kPurgeBatch) break;
+  }
+  return total;
+}
 
 // The protocol core's log lines join the server's log (same format and level).
 void core_log_sink(std::string_view level, std::string_view message) { process_logger().log(level, message); }
@@ -113,12 +130,13 @@ int serve(const CommonFlags& flags) {
   // Test harnesses and scripts wait for this line.
   std::cout << "latchkey-server listening on " << scheme << bound.authority() << " (issuer " << config.provider.issuer
             << ")" << std::endl;
-  // Another instance (or `keys rotate`) may change the keys in the shared store: pick that up.
-  std::jthread key_watcher([&keys, &clock, &config](std::stop_token stop) {
+  // Housekeeping: another instance (or `keys rotate`) may change the keys in the shared store, so
+  // pick that up; and remove expired rows now and then.
+  std::jthread key_watcher([&keys, &clock, &config, &store](std::stop_token stop) {
     std::mutex mutex;
     std::condition_variable_any wake;
     std::unique_lock lock(mutex);
-    while (!stop.stop_requested()) {
+    for (int round = 1; !stop.stop_requested(); ++round) {
       wake.wait_for(lock, stop, kKeyReloadInterval, [] { return false; });  // wakes early on stop
       if (stop.stop_requested()) break;
       try {
@@ -128,6 +146,13 @@ int serve(const CommonFlags& flags) {
       } catch (const std::exception& e) {
         process_logger().log(LogLevel::warn,
                              std::string("cannot reload signing keys (keeping the current ones): ") + e.what());
+      }
+      if (round % kPurgeEvery != 0) continue;
+      try {
+        if (auto removed = purge_expired_rows(*store, clock); removed > 0)
+          process_logger().log(LogLevel::info, "removed " + std::to_string(removed) + " expired rows");
+      } catch (const std::exception& e) {
+        process_logger().log(LogLevel::warn, std::string("cannot remove expired rows (will retry): ") + e.what());
       }
     }
   });
