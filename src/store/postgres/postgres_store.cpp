@@ -8,7 +8,9 @@
 #include <mutex>
 #include <random>
 #include <thread>
+#include <string_view>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "store/postgres/connection.h"
@@ -24,7 +26,12 @@ namespace {
 
 constexpr std::size_t kDefaultPoolMax = 8;
 constexpr std::size_t kMaxPoolMax = 1000;
-constexpr const char* kDefaultConnectTimeoutSeconds = "3";
+// Added to the URL unless it sets them: an outage must never hang a request. connect_timeout bounds
+// connecting; TCP keepalives and tcp_user_timeout notice a peer that vanished without closing the
+// connection (network partition, power loss) within about 25 s instead of the kernel's 15 minutes.
+constexpr std::pair<std::string_view, std::string_view> kDefaultParameters[] = {
+    {"connect_timeout", "3"},  {"keepalives_idle", "10"},        {"keepalives_interval", "5"},
+    {"keepalives_count", "3"}, {"tcp_user_timeout", "10000"}};
 constexpr auto kPoolWait = std::chrono::seconds(10);
 constexpr int kMaxAttempts = 10;  // per call, on serialization failure or deadlock
 
@@ -439,7 +446,7 @@ ConnectionSettings parse_connection_url(const std::string& url) {
   const auto query_start = url.find('?');
   std::string base = url.substr(0, query_start);
   std::vector<std::string> kept;
-  bool has_connect_timeout = false;
+  std::vector<std::string_view> given;  // parameter names the URL sets
   if (query_start != std::string::npos) {
     std::string_view query(url);
     query.remove_prefix(query_start + 1);
@@ -460,11 +467,15 @@ ConnectionSettings parse_connection_url(const std::string& url) {
         settings.pool_max = n;
         continue;
       }
-      if (key == "connect_timeout") has_connect_timeout = true;
+      given.push_back(key);
       kept.emplace_back(item);
     }
   }
-  if (!has_connect_timeout) kept.push_back(std::string("connect_timeout=") + kDefaultConnectTimeoutSeconds);
+  for (const auto& [key, value] : kDefaultParameters) {
+    if (std::find(given.begin(), given.end(), key) == given.end()) {
+      kept.push_back(std::string(key) + "=" + std::string(value));
+    }
+  }
   settings.conninfo = base;
   for (std::size_t i = 0; i < kept.size(); ++i) settings.conninfo += (i == 0 ? "?" : "&") + kept[i];
 

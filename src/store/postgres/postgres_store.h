@@ -3,8 +3,10 @@
 //
 // URL: postgresql://[user[:password]@]host[:port]/database[?param=value&...] (or postgres://), as
 // libpq takes it, plus `pool_max` (connections this store opens at most, 1..1000, default 8), which
-// is ours and removed before libpq sees the URL. connect_timeout defaults to 3 seconds so that an
-// outage never hangs a request. Error messages never repeat the URL (it may carry a password).
+// is ours and removed before libpq sees the URL. So that an outage never hangs a request,
+// connect_timeout defaults to 3 seconds and TCP keepalives plus tcp_user_timeout are on (a vanished
+// peer is noticed within about 25 s); the URL may set them otherwise. Error messages never repeat
+// the URL (it may carry a password).
 //
 // Connections: a pool of at most pool_max; a call borrows one for its duration (waiting up to
 // 10 s for one to come back, then StoreUnavailable). Each connection prepares every statement once
@@ -46,7 +48,7 @@
 namespace latchkey::store::postgres {
 
 struct ConnectionSettings {
-  std::string conninfo;      // the URL as libpq gets it (pool_max removed, connect_timeout added)
+  std::string conninfo;      // the URL as libpq gets it (pool_max removed, timeouts added)
   std::size_t pool_max = 8;
 };
 

@@ -36,24 +36,32 @@ std::string url_error(const std::string& url) {
   return "no error";
 }
 
-TEST(PostgresUrl, DefaultsToEightConnectionsAndAThreeSecondConnectTimeout) {
+constexpr const char* kDefaultTimeouts =
+    "connect_timeout=3&keepalives_idle=10&keepalives_interval=5&keepalives_count=3&tcp_user_timeout=10000";
+
+TEST(PostgresUrl, DefaultsToEightConnectionsAndTimeoutsThatBoundAnOutage) {
   auto settings = parse_connection_url("postgresql://latchkey@db.example/latchkey");
   EXPECT_EQ(settings.pool_max, 8u);
-  EXPECT_EQ(settings.conninfo, "postgresql://latchkey@db.example/latchkey?connect_timeout=3");
+  EXPECT_EQ(settings.conninfo, std::string("postgresql://latchkey@db.example/latchkey?") + kDefaultTimeouts);
 }
 
 TEST(PostgresUrl, PoolMaxIsOursAndRemovedBeforeLibpqSeesTheUrl) {
   auto settings =
       parse_connection_url("postgres://u:pw@db.example:5433/latchkey?sslmode=disable&pool_max=3&application_name=x");
   EXPECT_EQ(settings.pool_max, 3u);
-  EXPECT_EQ(settings.conninfo, "postgres://u:pw@db.example:5433/latchkey?sslmode=disable&application_name=x&"
-                               "connect_timeout=3");
+  EXPECT_EQ(settings.conninfo,
+            std::string("postgres://u:pw@db.example:5433/latchkey?sslmode=disable&application_name=x&") +
+                kDefaultTimeouts);
 }
 
-TEST(PostgresUrl, AnExplicitConnectTimeoutIsKept) {
-  auto settings = parse_connection_url("postgresql://u@h/db?connect_timeout=10&pool_max=1000");
+TEST(PostgresUrl, TimeoutsTheUrlSetsAreKept) {
+  auto settings =
+      parse_connection_url("postgresql://u@h/db?connect_timeout=10&pool_max=1000&keepalives_idle=60&"
+                           "keepalives_interval=10&keepalives_count=5&tcp_user_timeout=0");
   EXPECT_EQ(settings.pool_max, 1000u);
-  EXPECT_EQ(settings.conninfo, "postgresql://u@h/db?connect_timeout=10");
+  EXPECT_EQ(settings.conninfo,
+            "postgresql://u@h/db?connect_timeout=10&keepalives_idle=60&keepalives_interval=10&keepalives_count=5&"
+            "tcp_user_timeout=0");
 }
 
 TEST(PostgresUrl, BadUrlsAreRefusedWithoutRepeatingThem) {
@@ -261,8 +269,18 @@ TEST_F(PostgresOutageTest, IdleConnectionsClosedByARestartOrCrashAreReplacedWith
   for (const char* outage : {"restart", "kill"}) {
     // Several idle connections in the pool.
     std::vector<std::thread> threads;
-    for (int t = 0; t < 4; ++t) threads.emplace_back([&] { store->list_clients(); });
+    std::atomic<int> failed{0};
+    for (int t = 0; t < 4; ++t) {
+      threads.emplace_back([&] {
+        try {
+          store->list_clients();
+        } catch (const StoreError&) {
+          ++failed;
+        }
+      });
+    }
     for (auto& t : threads) t.join();
+    ASSERT_EQ(failed.load(), 0) << outage;
     ASSERT_GE(store->pool_stats().idle, 1u);
 
     control(outage);

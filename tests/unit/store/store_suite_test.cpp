@@ -1,4 +1,4 @@
-// The storage contract of store.h, run against every backend (memory and SQLite).
+// The storage contract of store.h, run against every backend (memory, SQLite, PostgreSQL).
 #include <algorithm>
 #include <atomic>
 #include <thread>
