@@ -1,12 +1,14 @@
 // What every command shares: flags, configuration, the store, the key-encryption key, stdin.
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
 #include <fstream>
 #include <iostream>
 #include <iterator>
+#include <thread>
 #include <sstream>
 
 #include "server/commands.h"
@@ -54,22 +56,45 @@ ServerConfig load_server_config(const CommonFlags& flags) {
   return std::move(*config);
 }
 
-std::unique_ptr<store::Store> open_migrated_store(const ServerConfig& config) {
+namespace {
+
+std::unique_ptr<store::Store> open_and_migrate(const ServerConfig& config) {
   std::unique_ptr<store::Store> store;
   try {
     store = store::open_store(config.database_url);
+  } catch (const store::StoreUnavailable&) {
+    throw;
   } catch (const store::StoreError& e) {
     // Not echoing the URL: a postgresql:// one may carry a password; the error names what is wrong.
     throw CommandError(std::string("cannot open the database: ") + e.what(),
-                       "check --database / database.url (sqlite:PATH)");
+                       "check --database / database.url (sqlite:PATH or postgresql://...)");
   }
   try {
     store->migrate();
+  } catch (const store::StoreUnavailable&) {
+    throw;
   } catch (const store::StoreError& e) {
     throw CommandError(std::string("cannot migrate the database: ") + e.what(),
-                       "check that the file is a Latchkey database and is writable");
+                       "check that it is a Latchkey database and that we may write to it");
   }
   return store;
+}
+
+}  // namespace
+
+std::unique_ptr<store::Store> open_migrated_store(const ServerConfig& config, std::chrono::seconds wait) {
+  const auto deadline = std::chrono::steady_clock::now() + wait;
+  for (auto pause = std::chrono::milliseconds{250};; pause = std::min(pause * 2, std::chrono::milliseconds{4000})) {
+    try {
+      return open_and_migrate(config);
+    } catch (const store::StoreUnavailable& e) {
+      if (std::chrono::steady_clock::now() + pause >= deadline)
+        throw CommandError(std::string("cannot reach the database: ") + e.what(),
+                           "check that the database server is running and database.url points at it");
+      std::cerr << "latchkey-server: waiting for the database: " << e.what() << std::endl;
+      std::this_thread::sleep_for(pause);
+    }
+  }
 }
 
 std::string load_key_encryption_key(const ServerConfig& config) {

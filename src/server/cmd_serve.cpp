@@ -24,6 +24,7 @@ namespace latchkey::server {
 namespace {
 
 constexpr std::chrono::seconds kKeyReloadInterval{10};
+constexpr std::chrono::seconds kStartupDatabaseWait{30};
 // Expired rows go every kPurgeEvery-th round (a minute), in batches short enough never to stall
 // requests (issue 6 §4); a round stops after kPurgeMaxBatches batches and continues next time.
 constexpr int kPurgeEvery = 6;
@@ -50,7 +51,9 @@ int serve(const CommonFlags& flags) {
   Logger& logger = process_logger();
   logger.configure(parse_log_level(config.log.level), resolve_log_format(config.log.format, ::isatty(STDERR_FILENO)));
   oauth::set_log_sink(&core_log_sink);
-  auto store = open_migrated_store(config);  // migrations are idempotent: safe on every start
+  // Migrations are idempotent and locked: safe on every start of every instance. A database that is
+  // still starting (containers, a restart of both) gets kStartupDatabaseWait.
+  auto store = open_migrated_store(config, kStartupDatabaseWait);
   auto kek = load_key_encryption_key(config);
   auto alg = jose::algorithm_from_string(config.provider.signing_alg);
   if (!alg) throw CommandError("keys.algorithm " + config.provider.signing_alg + " is not supported", "use ES256 or RS256");

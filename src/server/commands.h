@@ -2,6 +2,7 @@
 // latchkey-server's command groups. Each cmd_*.cpp registers its subcommands on the CLI11 app;
 // the chosen one stores its action in CommandContext::action, which main() runs after parsing,
 // so that every error reaches one place that prints it as one line.
+#include <chrono>
 #include <functional>
 #include <iosfwd>
 #include <memory>
@@ -46,7 +47,10 @@ void add_common_flags(CLI::App& command, CommonFlags& flags);
 ServerConfig load_server_config(const CommonFlags& flags);
 
 // Opens the configured database and brings its schema up to date.
-std::unique_ptr<store::Store> open_migrated_store(const ServerConfig& config);
+// Opens and migrates the configured database. A database that cannot be reached yet (PostgreSQL
+// starting next to us) is retried for up to `wait`, then the command fails.
+std::unique_ptr<store::Store> open_migrated_store(const ServerConfig& config,
+                                                  std::chrono::seconds wait = std::chrono::seconds{0});
 
 // The raw 32-byte key-encryption key from LATCHKEY_KEY_ENCRYPTION_KEY or keys.encryption_key_file.
 std::string load_key_encryption_key(const ServerConfig& config);

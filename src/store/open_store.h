@@ -6,7 +6,8 @@
 
 namespace latchkey::store {
 
-// Opens a backend from a database URL: "sqlite:PATH" (PATH may be relative) or "memory:".
+// Opens a backend from a database URL: "sqlite:PATH" (PATH may be relative), "postgresql://..."
+// (libpq URL plus pool_max; see docs/deploy.md) or "memory:".
 // Throws StoreError with a message that names the URL's problem.
 std::unique_ptr<Store> open_store(const std::string& url);
 

@@ -54,6 +54,20 @@ def server_binary() -> str:
     return path
 
 
+def database_for_server(tmp: str) -> str:
+    """A fresh database for one server: SQLite in its temp dir, or, when LATCHKEY_IT_POSTGRES_URL
+    names a PostgreSQL server (tests/postgres/with_postgres.sh sets it), a new database there, so the
+    same suites run on both backends."""
+    base = os.environ.get("LATCHKEY_IT_POSTGRES_URL")
+    if not base:
+        return "sqlite:" + os.path.join(tmp, "latchkey.db")
+    name = "latchkey_it_" + secrets.token_hex(6)
+    subprocess.run(["psql", "-v", "ON_ERROR_STOP=1", "-qc", f"CREATE DATABASE {name}", base],
+                   check=True, capture_output=True, timeout=ADMIN_TIMEOUT, stdin=subprocess.DEVNULL)
+    parts = urllib.parse.urlsplit(base)
+    return urllib.parse.urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, ""))
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -262,7 +276,7 @@ class Server:
     def __init__(self, extra_public_redirects: list[str] | None = None) -> None:
         self.binary = server_binary()
         self.tmp = tempfile.mkdtemp(prefix="latchkey-it-")
-        self.db = "sqlite:" + os.path.join(self.tmp, "latchkey.db")
+        self.db = database_for_server(self.tmp)
         self.port = free_port()
         self.issuer = f"http://127.0.0.1:{self.port}"
         self.env = dict(os.environ)
