@@ -42,8 +42,10 @@ done
 
 if (( build )); then
   command -v clang++-16 >/dev/null || { echo "fuzz.sh: clang++-16 missing (scripts/install-deps.sh --test)" >&2; exit 2; }
+  mkdir -p "$build_dir"
   cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++-16 \
-    -DLATCHKEY_FUZZ=ON -DLATCHKEY_BUILD_TESTS=OFF -DLATCHKEY_BUILD_BENCH=OFF >/dev/null
+    -DLATCHKEY_FUZZ=ON -DLATCHKEY_BUILD_TESTS=OFF -DLATCHKEY_BUILD_BENCH=OFF >"$build_dir/configure.log" 2>&1 ||
+    { cat "$build_dir/configure.log" >&2; exit 2; }
   cmake --build "$build_dir" -j"${LATCHKEY_JOBS:-2}" --target "${targets[@]/#/fuzz_}"
 fi
 
