@@ -113,6 +113,14 @@ class Instance:
                 return None
         return self.proc.returncode
 
+    def output(self) -> str:
+        try:
+            with open(self.stderr_path, "rb") as f:
+                err = f.read().decode("utf-8", errors="replace")
+        except OSError:
+            err = ""
+        return "\n".join(self.lines) + "\n" + err
+
     def logs(self) -> str:
         try:
             with open(self.stderr_path, "rb") as f:
@@ -244,6 +252,9 @@ backend instances
     # -- what the shared helpers use -------------------------------------------------------------
     def http(self) -> Http:
         return TracingHttp(self.issuer, self.statuses, self.served_by)
+
+    def output(self) -> str:
+        return "\n".join(i.output() for i in self.instances)
 
     def logs(self) -> str:
         try:

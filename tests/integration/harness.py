@@ -12,6 +12,7 @@ import html.parser
 import http.client
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -150,6 +151,53 @@ class CookieJar:
         return "; ".join(f"{k}={v}" for k, v in self.cookies.items())
 
 
+# Every secret that crossed the wire in this run (value -> what it is): tokens and codes from
+# responses, cookies the server set, the passwords and client secrets the harness provisioned.
+# run_tests() fails the run when any of them shows up in a server's log output (issue 7 §6).
+SEEN_SECRETS: dict[str, str] = {}
+_SECRET_FIELDS = ("access_token", "refresh_token", "id_token", "device_code", "code", "client_secret")
+_WORDS = re.compile(r"[A-Za-z0-9_.~-]+")  # base64url and JWT characters
+
+
+def note_secret(kind: str, value) -> None:
+    # Short values (user codes, test fixtures) would match by accident; every real secret is long.
+    if isinstance(value, str) and len(value) >= 16:
+        SEEN_SECRETS.setdefault(value, kind)
+
+
+def _note_reply_secrets(headers: http.client.HTTPMessage, data: bytes) -> None:
+    if (headers.get("Content-Type") or "").startswith("application/json"):
+        try:
+            body = json.loads(data)
+        except ValueError:
+            body = None
+        if isinstance(body, dict):
+            for name in _SECRET_FIELDS:
+                note_secret(name, body.get(name))
+    location = headers.get("Location")
+    if location:
+        query = urllib.parse.urlsplit(location).query
+        for name, value in urllib.parse.parse_qsl(query):
+            if name == "code":
+                note_secret("code", value)
+    for line in headers.get_all("Set-Cookie") or []:
+        name, _, value = line.partition(";")[0].partition("=")
+        note_secret(f"cookie {name.strip()}", value.strip())
+
+
+def leaked_secrets(output: str) -> list[str]:
+    """What kinds of seen secrets appear in `output` (never the secrets themselves)."""
+    words = set()
+    for word in _WORDS.findall(output):
+        words.add(word)
+        words.add(word.strip("."))  # a sentence's full stop after a token
+        words.update(word.split("."))  # a JWT's parts
+    # Tokens are looked up as whole words (fast for thousands of them); anything else, such as a
+    # password with spaces, as a substring.
+    return sorted({kind for value, kind in list(SEEN_SECRETS.items())
+                   if (value in words if _WORDS.fullmatch(value) else value in output)})
+
+
 class Http:
     def __init__(self, base_url: str, statuses: list[tuple[str, str, int]] | None = None) -> None:
         parts = urllib.parse.urlsplit(base_url)
@@ -182,6 +230,7 @@ class Http:
             conn.close()
         if use_cookies:
             self.jar.absorb(resp.headers)
+        _note_reply_secrets(resp.headers, data)
         self.statuses.append((method, target, resp.status))
         return Reply(resp.status, resp.headers, data, target)
 
@@ -298,6 +347,7 @@ class Server:
     # -- admin commands ---------------------------------------------------------------------
     def admin(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
         cmd = [self.binary, *args]
+        note_secret("password or client secret", (stdin or "").strip())  # what goes on stdin is secret
         # Always a pipe (empty when no secret): never the caller's stdin, which CI does not have.
         proc = subprocess.run(cmd, input=stdin or "", capture_output=True, text=True, env=self.env,
                               timeout=ADMIN_TIMEOUT)
@@ -404,6 +454,15 @@ class Server:
                 "\n---- server stdout ----\n" + "\n".join(self.stdout_lines) +
                 "\n---- server stderr (tail) ----\n" + tail)
 
+    def output(self) -> str:
+        """Everything the server printed (stdout and stderr), for the secret scan."""
+        try:
+            with open(self.stderr_path, "rb") as f:
+                err = f.read().decode("utf-8", errors="replace")
+        except OSError:
+            err = ""
+        return "\n".join(self.stdout_lines) + "\n" + err
+
     def http(self) -> Http:
         return Http(self.issuer, self.statuses)
 
@@ -430,6 +489,15 @@ def run_tests(module_name: str = "__main__") -> None:
     if not result.wasSuccessful():
         for server in STARTED:
             sys.stderr.write(f"\n==== logs of server {server.issuer} ====\n{server.logs()}\n")
+    # No secret in any log line: scan everything every server printed for every secret seen.
+    leaks = []
+    for server in STARTED:
+        server.stop()
+        leaks += [f"{server.issuer}: {kind}" for kind in leaked_secrets(server.output())]
+    sys.stderr.write(f"secret scan: {len(SEEN_SECRETS)} secrets seen on the wire, "
+                     f"{len(STARTED)} server logs scanned, {len(leaks)} leaks\n")
+    for leak in leaks:
+        sys.stderr.write(f"SECRET IN LOG: {leak}\n")
     for server in STARTED:
         server.cleanup()
-    sys.exit(0 if result.wasSuccessful() else 1)
+    sys.exit(0 if result.wasSuccessful() and not leaks else 1)

@@ -235,6 +235,18 @@ class CodeFlowTest(unittest.TestCase):
         self.assertEqual(reply.json().get("error"), error, reply.text)
         self.assertIn("no-store", reply.header("Cache-Control") or "")
 
+    def test_secret_scan_finds_a_secret_in_log_output(self):
+        # run_tests() scans every server's output for the secrets seen on the wire; the scan itself
+        # must be able to fail.
+        _, _, tokens = self.full_flow(self.s.confidential, self.s.confidential.redirect_uris[0],
+                                      "openid offline_access")
+        body = tokens.json()
+        self.assertEqual(harness.SEEN_SECRETS.get(body["access_token"]), "access_token")
+        self.assertEqual(harness.leaked_secrets(self.s.output()), [], "the server logged a secret")
+        leaky = 'msg="refresh failed" token=' + body["refresh_token"] + " bearer " + body["access_token"] + "."
+        self.assertEqual(harness.leaked_secrets(leaky), ["access_token", "refresh_token"])
+        self.assertEqual(harness.leaked_secrets(f'login "{self.s.user.password}"'), ["password or client secret"])
+
     # ---- the happy path -----------------------------------------------------------------------
     def test_full_flow_confidential_basic_tokens_verify(self):
         started = int(time.time())
