@@ -185,6 +185,36 @@ def _note_reply_secrets(headers: http.client.HTTPMessage, data: bytes) -> None:
         note_secret(f"cookie {name.strip()}", value.strip())
 
 
+# Issue 7 §6: every HTML response carries the security headers, every cookie its flags. Checked on
+# every response any suite receives; run_tests() fails the run on a violation.
+HTML_RESPONSES_CHECKED = 0
+COOKIES_CHECKED = 0
+HEADER_VIOLATIONS: list[str] = []
+
+
+def _check_security_headers(method: str, target: str, status: int, headers: http.client.HTTPMessage) -> None:
+    global HTML_RESPONSES_CHECKED, COOKIES_CHECKED
+    where = f"{method} {target[:80]} -> {status}"
+    if (headers.get("Content-Type") or "").startswith("text/html"):
+        HTML_RESPONSES_CHECKED += 1
+        csp = headers.get("Content-Security-Policy") or ""
+        expected = {
+            "Content-Security-Policy frame-ancestors 'none'": "frame-ancestors 'none'" in csp,
+            "Content-Security-Policy default-src 'none'": "default-src 'none'" in csp,
+            "X-Frame-Options: DENY": (headers.get("X-Frame-Options") or "").upper() == "DENY",
+            "Referrer-Policy: no-referrer": (headers.get("Referrer-Policy") or "").lower() == "no-referrer",
+            "Cache-Control: no-store": "no-store" in (headers.get("Cache-Control") or ""),
+            "X-Content-Type-Options: nosniff": (headers.get("X-Content-Type-Options") or "").lower() == "nosniff",
+        }
+        HEADER_VIOLATIONS.extend(f"{where}: missing {name}" for name, ok in expected.items() if not ok)
+    for line in headers.get_all("Set-Cookie") or []:
+        COOKIES_CHECKED += 1
+        attrs = line.lower().replace(" ", "")
+        for flag in ("httponly", "samesite=", "path=/"):
+            if f";{flag}" not in attrs:
+                HEADER_VIOLATIONS.append(f"{where}: cookie {line.split('=')[0]} without {flag}")
+
+
 def leaked_secrets(output: str) -> list[str]:
     """What kinds of seen secrets appear in `output` (never the secrets themselves)."""
     words = set()
@@ -231,6 +261,7 @@ class Http:
         if use_cookies:
             self.jar.absorb(resp.headers)
         _note_reply_secrets(resp.headers, data)
+        _check_security_headers(method, target, resp.status, resp.headers)
         self.statuses.append((method, target, resp.status))
         return Reply(resp.status, resp.headers, data, target)
 
@@ -498,6 +529,10 @@ def run_tests(module_name: str = "__main__") -> None:
                      f"{len(STARTED)} server logs scanned, {len(leaks)} leaks\n")
     for leak in leaks:
         sys.stderr.write(f"SECRET IN LOG: {leak}\n")
+    sys.stderr.write(f"security headers: {HTML_RESPONSES_CHECKED} HTML responses and {COOKIES_CHECKED} cookies "
+                     f"checked, {len(HEADER_VIOLATIONS)} violations\n")
+    for violation in HEADER_VIOLATIONS[:50]:
+        sys.stderr.write(f"HEADER VIOLATION: {violation}\n")
     for server in STARTED:
         server.cleanup()
-    sys.exit(0 if result.wasSuccessful() and not leaks else 1)
+    sys.exit(0 if result.wasSuccessful() and not leaks and not HEADER_VIOLATIONS else 1)

@@ -247,6 +247,18 @@ class CodeFlowTest(unittest.TestCase):
         self.assertEqual(harness.leaked_secrets(leaky), ["access_token", "refresh_token"])
         self.assertEqual(harness.leaked_secrets(f'login "{self.s.user.password}"'), ["password or client secret"])
 
+    def test_security_header_check_flags_a_bare_page_and_a_bare_cookie(self):
+        # run_tests() fails the run on any violation it recorded; the check itself must be able to fail.
+        import email.message
+        bare = email.message.Message()
+        bare["Content-Type"] = "text/html"
+        bare["Set-Cookie"] = "sid=abc; Path=/"
+        before = len(harness.HEADER_VIOLATIONS)
+        harness._check_security_headers("GET", "/planted", 200, bare)
+        planted = harness.HEADER_VIOLATIONS[before:]
+        del harness.HEADER_VIOLATIONS[before:]
+        self.assertEqual(len(planted), 8, planted)  # six headers, HttpOnly and SameSite
+
     # ---- the happy path -----------------------------------------------------------------------
     def test_full_flow_confidential_basic_tokens_verify(self):
         started = int(time.time())
