@@ -1,6 +1,7 @@
 #include "client/tokens.h"
 
 #include <boost/json.hpp>
+#include <limits>
 
 #include "util/base64url.h"
 #include "util/form.h"
@@ -15,12 +16,21 @@ std::string str(const boost::json::object& o, std::string_view name) {
   return {};
 }
 
+// A JSON number as int64 without undefined behaviour: a provider may send 1e400 (infinity once
+// parsed), NaN-producing input or 2^64-1; those are not numbers of seconds and read as absent.
 std::optional<std::int64_t> integer(const boost::json::object& o, std::string_view name) {
   auto* v = o.if_contains(name);
   if (!v) return std::nullopt;
   if (v->is_int64()) return v->as_int64();
-  if (v->is_uint64()) return static_cast<std::int64_t>(v->as_uint64());
-  if (v->is_double()) return static_cast<std::int64_t>(v->as_double());
+  if (v->is_uint64()) {
+    if (v->as_uint64() > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) return std::nullopt;
+    return static_cast<std::int64_t>(v->as_uint64());
+  }
+  if (v->is_double()) {
+    double d = v->as_double();
+    if (!(d >= -0x1p63 && d < 0x1p63)) return std::nullopt;  // also false for NaN
+    return static_cast<std::int64_t>(d);
+  }
   if (v->is_string()) {  // some providers send "3600"
     try {
       return std::stoll(std::string(v->as_string()));
@@ -29,6 +39,15 @@ std::optional<std::int64_t> integer(const boost::json::object& o, std::string_vi
     }
   }
   return std::nullopt;
+}
+
+// Lifetimes and intervals from the provider, capped at a year so that now + lifetime (token
+// expiry, device-flow deadline) cannot overflow.
+std::optional<std::int64_t> seconds(const boost::json::object& o, std::string_view name) {
+  constexpr std::int64_t kMaxSeconds = 366LL * 24 * 3600;
+  auto value = integer(o, name);
+  if (value && *value > kMaxSeconds) return kMaxSeconds;
+  return value;
 }
 
 std::optional<boost::json::object> json_object(std::string_view body) {
@@ -94,7 +113,7 @@ Result<TokenResponse> parse_token_response(const HttpResponse& response, std::st
   TokenResponse t;
   t.access_token = str(*o, "access_token");
   t.token_type = str(*o, "token_type");
-  t.expires_in = integer(*o, "expires_in");
+  t.expires_in = seconds(*o, "expires_in");
   t.refresh_token = str(*o, "refresh_token");
   t.id_token = str(*o, "id_token");
   t.scope = str(*o, "scope");
@@ -200,8 +219,8 @@ Result<DeviceAuthorization> start_device_authorization(HttpClient& http, const P
   d.verification_uri = str(*o, "verification_uri");
   if (d.verification_uri.empty()) d.verification_uri = str(*o, "verification_url");  // pre-RFC Google spelling
   d.verification_uri_complete = str(*o, "verification_uri_complete");
-  d.expires_in = integer(*o, "expires_in").value_or(0);
-  d.interval = std::max<std::int64_t>(integer(*o, "interval").value_or(5), 1);
+  d.expires_in = seconds(*o, "expires_in").value_or(0);
+  d.interval = std::max<std::int64_t>(seconds(*o, "interval").value_or(5), 1);
   // RFC 8628 §3.2: device_code, user_code, verification_uri and expires_in are REQUIRED.
   if (d.device_code.empty() || d.user_code.empty() || d.verification_uri.empty() || d.expires_in <= 0)
     return fail(ErrorKind::refused, "starting the device flow failed: the answer lacks device_code, user_code, "
