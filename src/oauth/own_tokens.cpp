@@ -42,6 +42,7 @@ std::optional<AccessTokenView> decode_own_access_token(Context& ctx, std::string
   out.exp = int_claim(out.claims, "exp");
   out.iat = int_claim(out.claims, "iat");
   out.scope = string_claim(out.claims, "scope");
+  out.grant_id = string_claim(out.claims, "grant_id");
   if (out.jti.empty() || out.client_id.empty() || out.exp == 0) return std::nullopt;
   return out;
 }
@@ -49,13 +50,26 @@ std::optional<AccessTokenView> decode_own_access_token(Context& ctx, std::string
 bool is_access_token_active(Context& ctx, const AccessTokenView& token) {
   const auto now = ctx.clock.now();
   if (now >= token.exp) return false;
-  auto record = ctx.store.find_access_token(token.jti);
-  if (!record || record->revoked_at != 0) return false;
-  if (!record->grant_id.empty()) {
-    auto grant = ctx.store.find_grant(record->grant_id);
+  std::string grant_id = token.grant_id;
+  // The signature vouches for the claims, so a missing row is not a forgery: tokens are stored
+  // only when revoked (and, before access tokens became stateless, at issuance).
+  if (auto record = ctx.store.find_access_token(token.jti)) {
+    if (record->revoked_at != 0) return false;
+    if (grant_id.empty()) grant_id = record->grant_id;  // a token from before the grant_id claim
+  }
+  if (!grant_id.empty()) {
+    // A grant that was revoked (refresh-token or code reuse, RFC 7009 on its refresh token, admin)
+    // or purged ends every access token issued under it.
+    auto grant = ctx.store.find_grant(grant_id);
     if (!grant || grant->revoked_at != 0) return false;
   }
   return true;
+}
+
+store::AccessTokenRecord revoked_access_token_record(const AccessTokenView& token, std::int64_t now) {
+  // expires_at from the token: purge_expired drops the row once the token could not pass anyway.
+  return store::AccessTokenRecord{.jti = token.jti, .grant_id = token.grant_id, .client_id = token.client_id,
+                                  .expires_at = token.exp, .revoked_at = now};
 }
 
 std::optional<RefreshTokenView> find_active_refresh_token(Context& ctx, std::string_view token) {

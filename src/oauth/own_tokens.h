@@ -17,13 +17,20 @@ struct AccessTokenView {
   std::int64_t exp = 0;
   std::int64_t iat = 0;
   std::string scope;
+  std::string grant_id;  // the grant_id claim; empty for client_credentials and for older tokens
 };
 
 // Signature by one of our published keys, typ at+jwt, our iss. Does not look at exp or revocation.
 std::optional<AccessTokenView> decode_own_access_token(Context& ctx, std::string_view token);
 
-// Unexpired, and neither the token (jti) nor its grant revoked.
+// Unexpired, its jti not revoked, and its grant (if any) still existing and not revoked. Access
+// tokens are stateless: a token without a stored row is active; a row exists only once the token
+// was revoked, or for tokens issued before the change (they carry no grant_id claim, and the row
+// names their grant).
 bool is_access_token_active(Context& ctx, const AccessTokenView& token);
+
+// The row revoke_access_token writes for `token` at `now` (RFC 7009).
+store::AccessTokenRecord revoked_access_token_record(const AccessTokenView& token, std::int64_t now);
 
 struct RefreshTokenView {
   store::RefreshToken token;

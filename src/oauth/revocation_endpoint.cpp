@@ -32,8 +32,10 @@ Response handle_revocation(Context& ctx, const Request& req) {
   } else if (auto at = decode_own_access_token(ctx, token)) {
     if (at->client_id != client.id) return refused();
     // The JWT stays valid by signature; its jti is denied until it expires (introspection,
-    // userinfo and resource servers in introspection mode see it inactive).
-    ctx.store.revoke_access_token(at->jti, now);
+    // userinfo and resource servers in introspection mode see it inactive). Access tokens are
+    // stateless, so this row is the only one ever written for one.
+    // An expired token is inactive already: nothing to store.
+    if (now < at->exp) ctx.store.revoke_access_token(revoked_access_token_record(*at, now));
     // The jti names the token without being usable as one.
     audit("token_revoked", {{"client_id", client.id}, {"token_type", "access_token"}, {"jti", at->jti}});
   }

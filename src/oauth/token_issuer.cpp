@@ -72,10 +72,15 @@ IssuedTokens issue_tokens(Context& ctx, const TokenSubject& s) {
     at["auth_time"] = s.auth_time;
     add_permission_claims(at, s.client, *s.user, s.scopes);  // RFC 9068 §2.2.3.1
   }
+  // Access tokens are stateless: nothing is stored here (no write, no fsync per token), so the
+  // token itself names the grant whose revocation ends it (own_tokens.cpp is_access_token_active).
+  // RFC 9068 §2.2 allows further claims. "grant_id" is the name OpenID Grant Management for OAuth
+  // 2.0 gives the grant identifier (in token and introspection responses), so introspection, which
+  // echoes the claims, answers it under that name. The id is random and opaque: it proves nothing
+  // and no endpoint accepts it as a credential. client_credentials tokens have no grant.
+  if (!s.grant_id.empty()) at["grant_id"] = s.grant_id;
   // RFC 9068 §2.1: typ "at+jwt", so an access token cannot pass for an ID token.
   out.access_token = jose::sign_jwt(key.key, key.kid, "at+jwt", at);
-  ctx.store.record_access_token(
-      store::AccessTokenRecord{out.jti, s.grant_id, s.client.id, now + ctx.config.access_token_ttl, 0});
 
   if (s.user && util::contains(s.scopes, "openid")) {
     // OIDC Core §2 and §3.1.3.6.

@@ -40,7 +40,7 @@ struct IssuedTokens {
 void add_permission_claims(boost::json::object& claims, const store::Client& client, const store::User& user,
                            const std::vector<std::string>& scopes);
 
-// Signs the tokens and records them (access-token jti under the grant, refresh-token hash).
+// Signs the tokens and stores the refresh token (as a hash); the access token is stateless (no row).
 IssuedTokens issue_tokens(Context& ctx, const TokenSubject& subject);
 
 // RFC 6749 §5.1 success body.

@@ -133,6 +133,10 @@ struct RefreshToken {
   Timestamp used_at = 0;  // set when rotated; 0 = live
 };
 
+// A revoked access token (RFC 7009). Access tokens are stateless JWTs (docs/ARCHITECTURE.md): no
+// row is written when one is issued, only when one is revoked, and the row lives until the token
+// expires. Databases upgraded from earlier versions also hold one unrevoked row per token issued
+// before the change (those tokens carry no grant_id claim); they are read, never written any more.
 struct AccessTokenRecord {
   std::string jti;
   std::string grant_id;  // empty for grants without a user (client_credentials)
@@ -241,12 +245,12 @@ class GrantStore {
   virtual ~GrantStore() = default;
   virtual void put_grant(const Grant& g) = 0;
   virtual std::optional<Grant> find_grant(const std::string& id) = 0;
-  // Revokes the grant, all its refresh tokens and every access token recorded under it.
-  // Returns false when no such grant exists. Idempotent.
+  // Revokes the grant, all its refresh tokens and every access-token record under it (its other
+  // access tokens are inactive because the grant is). Returns false when no such grant exists.
+  // Idempotent.
   virtual bool revoke_grant(const std::string& id, Timestamp now) = 0;
   virtual void put_refresh_token(const RefreshToken& t) = 0;
   virtual std::optional<RefreshToken> find_refresh_token(const std::string& token_hash) = 0;
-  virtual void record_access_token(const AccessTokenRecord& t) = 0;
   virtual std::optional<AccessTokenRecord> find_access_token(const std::string& jti) = 0;
 
   // Refresh-token rotation (RFC 9700 §4.14.2), atomic: if `old_hash` is live (used_at == 0) it is
@@ -254,8 +258,10 @@ class GrantStore {
   // same token exactly one gets `rotated`. A used token gives `already_used` (the caller then
   // revokes the grant), an unknown one `not_found`. Expiry and grant checks are the caller's.
   virtual RotateResult rotate_refresh_token(const std::string& old_hash, const RefreshToken& next, Timestamp now) = 0;
-  // Marks one access token revoked (RFC 7009 §2.1); false when the jti is unknown. Idempotent.
-  virtual bool revoke_access_token(const std::string& jti, Timestamp now) = 0;
+  // Records one access token as revoked (RFC 7009 §2.1), the only write for access tokens: inserts
+  // `revoked` (revoked_at != 0), or, when its jti has a row already, sets revoked_at unless the row
+  // was revoked earlier (the earlier time is kept; the other columns stay). Idempotent, atomic.
+  virtual void revoke_access_token(const AccessTokenRecord& revoked) = 0;
 };
 
 class DeviceCodeStore {
@@ -351,8 +357,8 @@ struct PoolStats {
 // expired or were revoked), so that a reuse shortly after expiry is still recognised as a reuse
 // (consume_code answers already_used with the grant to revoke, rotate_refresh_token already_used)
 // rather than not_found. Sessions and interactions go as soon as they expired (find_* ignores them
-// already); access-token records as soon as the token expired (introspection rejects an expired
-// token before it looks at the record, and a missing record means inactive); throttle keys once
+// already); access-token records (revocations) as soon as the token expired (an expired token is
+// inactive before its record is looked at); throttle keys once
 // idle for kPurgeGracePeriod and not locked.
 inline constexpr Timestamp kPurgeGracePeriod = 24 * 60 * 60;
 

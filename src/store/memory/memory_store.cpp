@@ -220,11 +220,6 @@ std::optional<RefreshToken> MemoryStore::find_refresh_token(const std::string& t
   return find_copy(refresh_tokens_, token_hash);
 }
 
-void MemoryStore::record_access_token(const AccessTokenRecord& t) {
-  std::lock_guard lock(mutex_);
-  insert_new(access_tokens_, t.jti, t, "access token");
-}
-
 std::optional<AccessTokenRecord> MemoryStore::find_access_token(const std::string& jti) {
   std::lock_guard lock(mutex_);
   return find_copy(access_tokens_, jti);
@@ -243,12 +238,10 @@ RotateResult MemoryStore::rotate_refresh_token(const std::string& old_hash, cons
   return {RotateOutcome::rotated, old->second};  // std::map iterators survive the insert
 }
 
-bool MemoryStore::revoke_access_token(const std::string& jti, Timestamp now) {
+void MemoryStore::revoke_access_token(const AccessTokenRecord& revoked) {
   std::lock_guard lock(mutex_);
-  auto it = access_tokens_.find(jti);
-  if (it == access_tokens_.end()) return false;
-  if (it->second.revoked_at == 0) it->second.revoked_at = now;
-  return true;
+  auto [it, inserted] = access_tokens_.try_emplace(revoked.jti, revoked);
+  if (!inserted && it->second.revoked_at == 0) it->second.revoked_at = revoked.revoked_at;
 }
 
 // ---- device codes ----

@@ -4,7 +4,7 @@
 // storage test suite as the SQLite backend (tests/unit/store/).
 //
 // Behaviour shared with every backend (beyond store.h):
-//  - put_session, put_interaction, put_code, put_grant, put_refresh_token, record_access_token and
+//  - put_session, put_interaction, put_code, put_grant, put_refresh_token and
 //    insert_key_if_none_active, put_device_code and rotate_refresh_token (for `next`) insert and
 //    throw StoreError when the key already exists (never replace: replacing a used code would make
 //    it usable again). put_consent replaces.
@@ -70,10 +70,9 @@ class MemoryStore : public Store {
   bool revoke_grant(const std::string& id, Timestamp now) override;
   void put_refresh_token(const RefreshToken& t) override;
   std::optional<RefreshToken> find_refresh_token(const std::string& token_hash) override;
-  void record_access_token(const AccessTokenRecord& t) override;
   std::optional<AccessTokenRecord> find_access_token(const std::string& jti) override;
   RotateResult rotate_refresh_token(const std::string& old_hash, const RefreshToken& next, Timestamp now) override;
-  bool revoke_access_token(const std::string& jti, Timestamp now) override;
+  void revoke_access_token(const AccessTokenRecord& revoked) override;
 
   void put_device_code(const DeviceCode& d) override;
   std::optional<DeviceCode> find_device_code(const std::string& device_code_hash) override;

@@ -167,12 +167,13 @@ constexpr Sql kRotateRefresh{
     "next AS (INSERT INTO refresh_tokens (" LK_REFRESH_COLUMNS ") "
     "SELECT $3::text, $4::text, $5::bigint, $6::bigint, $7::bigint FROM old) "
     "SELECT " LK_REFRESH_COLUMNS " FROM old"};
-constexpr Sql kInsertAccess{"access_insert",
-                            "INSERT INTO access_tokens (" LK_ACCESS_COLUMNS ") VALUES ($1, $2, $3, $4, $5)"};
 constexpr Sql kFindAccess{"access_find", "SELECT " LK_ACCESS_COLUMNS " FROM access_tokens WHERE jti = $1"};
-constexpr Sql kRevokeAccess{"access_revoke",
-                            "UPDATE access_tokens SET revoked_at = CASE WHEN revoked_at = 0 THEN $2 "
-                            "ELSE revoked_at END WHERE jti = $1"};
+// The only write for access tokens: a row of a token issued before access tokens became stateless
+// keeps its grant and expiry, and an earlier revocation keeps its time.
+constexpr Sql kRevokeAccess{"access_revoke_upsert",
+                            "INSERT INTO access_tokens (" LK_ACCESS_COLUMNS ") VALUES ($1, $2, $3, $4, $5) "
+                            "ON CONFLICT (jti) DO UPDATE SET revoked_at = CASE WHEN access_tokens.revoked_at = 0 "
+                            "THEN excluded.revoked_at ELSE access_tokens.revoked_at END"};
 }  // namespace grant_sql
 
 namespace device_sql {
@@ -883,13 +884,6 @@ std::optional<RefreshToken> PostgresStore::find_refresh_token(const std::string&
       [&](Connection& c) { return first_row(c.execute(grant_sql::kFindRefresh, token_hash), read_refresh); });
 }
 
-void PostgresStore::record_access_token(const AccessTokenRecord& t) {
-  impl_->run([&](Connection& c) {
-    insert(c, grant_sql::kInsertAccess, "access token '" + t.jti + "' already recorded", {}, t.jti, t.grant_id,
-           t.client_id, t.expires_at, t.revoked_at);
-  });
-}
-
 std::optional<AccessTokenRecord> PostgresStore::find_access_token(const std::string& jti) {
   if (!storable_text(jti)) return std::nullopt;
   return impl_->run([&](Connection& c) { return first_row(c.execute(grant_sql::kFindAccess, jti), read_access); });
@@ -908,9 +902,11 @@ RotateResult PostgresStore::rotate_refresh_token(const std::string& old_hash, co
   });
 }
 
-bool PostgresStore::revoke_access_token(const std::string& jti, Timestamp now) {
-  if (!storable_text(jti)) return false;
-  return impl_->run([&](Connection& c) { return c.execute(grant_sql::kRevokeAccess, jti, now).affected() > 0; });
+void PostgresStore::revoke_access_token(const AccessTokenRecord& revoked) {
+  impl_->run([&](Connection& c) {
+    c.execute(grant_sql::kRevokeAccess, revoked.jti, revoked.grant_id, revoked.client_id, revoked.expires_at,
+              revoked.revoked_at);
+  });
 }
 
 // ---- device codes ----

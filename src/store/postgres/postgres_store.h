@@ -21,8 +21,9 @@
 // and the tables are per schema (search_path), so deployments may share a database.
 //
 // Atomicity across instances, also on CockroachDB-like (SERIALIZABLE) databases:
-//  - consume_code, decide_device_code, consume_device_code, revoke_access_token: one conditional
-//    UPDATE (... WHERE used_at IS NULL / status = 'pending' ...); the row lock decides the winner.
+//  - consume_code, decide_device_code, consume_device_code: one conditional UPDATE (... WHERE
+//    used_at IS NULL / status = 'pending' ...); the row lock decides the winner.
+//  - revoke_access_token: INSERT ... ON CONFLICT DO UPDATE (keeps an earlier revoked_at).
 //  - rotate_refresh_token, revoke_grant, delete_user: one statement each (data-modifying CTEs).
 //  - insert_key_if_none_active, put_secret_if_absent: INSERT ... ON CONFLICT DO NOTHING.
 //  - put_device_code: a SERIALIZABLE transaction (no two live requests share a user code).
@@ -107,10 +108,9 @@ class PostgresStore final : public Store {
   bool revoke_grant(const std::string& id, Timestamp now) override;
   void put_refresh_token(const RefreshToken& t) override;
   std::optional<RefreshToken> find_refresh_token(const std::string& token_hash) override;
-  void record_access_token(const AccessTokenRecord& t) override;
   std::optional<AccessTokenRecord> find_access_token(const std::string& jti) override;
   RotateResult rotate_refresh_token(const std::string& old_hash, const RefreshToken& next, Timestamp now) override;
-  bool revoke_access_token(const std::string& jti, Timestamp now) override;
+  void revoke_access_token(const AccessTokenRecord& revoked) override;
 
   void put_device_code(const DeviceCode& d) override;
   std::optional<DeviceCode> find_device_code(const std::string& device_code_hash) override;

@@ -665,18 +665,6 @@ std::optional<RefreshToken> SqliteStore::find_refresh_token(const std::string& t
   return first_row<RefreshToken>(s, read_refresh);
 }
 
-void SqliteStore::record_access_token(const AccessTokenRecord& t) {
-  auto c = impl_->ready();
-  c->prepare("INSERT INTO access_tokens (" LK_ACCESS_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5)",
-             "record access token")
-      .bind(1, t.jti)
-      .bind(2, t.grant_id)
-      .bind(3, t.client_id)
-      .bind(4, t.expires_at)
-      .bind(5, t.revoked_at)
-      .insert("access token '" + t.jti + "' already recorded");
-}
-
 std::optional<AccessTokenRecord> SqliteStore::find_access_token(const std::string& jti) {
   auto c = impl_->ready();
   auto s = c->prepare("SELECT " LK_ACCESS_COLUMNS " FROM access_tokens WHERE jti = ?1", "find access token");
@@ -721,14 +709,20 @@ RotateResult SqliteStore::rotate_refresh_token(const std::string& old_hash, cons
   return {RotateOutcome::rotated, std::move(old)};
 }
 
-bool SqliteStore::revoke_access_token(const std::string& jti, Timestamp now) {
+void SqliteStore::revoke_access_token(const AccessTokenRecord& revoked) {
   auto c = impl_->ready();
-  // Touches the row whenever it exists (so changes() tells "known"), keeping an earlier revocation.
-  auto s = c->prepare(
-      "UPDATE access_tokens SET revoked_at = CASE WHEN revoked_at = 0 THEN ?1 ELSE revoked_at END WHERE jti = ?2",
-      "revoke access token");
-  s.bind(1, now).bind(2, jti).run();
-  return s.changes() > 0;
+  // One statement: a row of a token issued before access tokens became stateless keeps its grant
+  // and expiry, and an earlier revocation keeps its time.
+  c->prepare("INSERT INTO access_tokens (" LK_ACCESS_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5) "
+             "ON CONFLICT (jti) DO UPDATE SET revoked_at = "
+             "CASE WHEN access_tokens.revoked_at = 0 THEN excluded.revoked_at ELSE access_tokens.revoked_at END",
+             "revoke access token")
+      .bind(1, revoked.jti)
+      .bind(2, revoked.grant_id)
+      .bind(3, revoked.client_id)
+      .bind(4, revoked.expires_at)
+      .bind(5, revoked.revoked_at)
+      .run();
 }
 
 // ---- device codes ----

@@ -15,11 +15,12 @@
 //
 // Atomicity across connections and processes: consume_code is one UPDATE ... RETURNING;
 // insert_key_if_none_active one INSERT ... WHERE NOT EXISTS (backed by a unique partial index);
-// put_device_code one INSERT ... WHERE NOT EXISTS; decide_device_code, consume_device_code and
-// revoke_access_token one conditional UPDATE each; rotate_refresh_token one IMMEDIATE transaction
-// whose first statement is the conditional UPDATE marking the old token used (the INSERT of the
-// next token follows only when it changed a row); revoke_grant, delete_user, rotate_key,
-// record_throttle_failure and the add/remove of a user's role or group one IMMEDIATE transaction each.
+// put_device_code one INSERT ... WHERE NOT EXISTS; decide_device_code and consume_device_code one
+// conditional UPDATE each; revoke_access_token one INSERT ... ON CONFLICT DO UPDATE;
+// rotate_refresh_token one IMMEDIATE transaction whose first statement is the conditional UPDATE
+// marking the old token used (the INSERT of the next token follows only when it changed a row);
+// revoke_grant, delete_user, rotate_key, record_throttle_failure and the add/remove of a user's
+// role or group one IMMEDIATE transaction each.
 //
 // Errors of SQLite itself (busy past the timeout, disk full, not a database, corrupt file, ...)
 // become StoreError naming the operation, the file and SQLite's reason.
@@ -91,10 +92,9 @@ class SqliteStore final : public Store {
   bool revoke_grant(const std::string& id, Timestamp now) override;
   void put_refresh_token(const RefreshToken& t) override;
   std::optional<RefreshToken> find_refresh_token(const std::string& token_hash) override;
-  void record_access_token(const AccessTokenRecord& t) override;
   std::optional<AccessTokenRecord> find_access_token(const std::string& jti) override;
   RotateResult rotate_refresh_token(const std::string& old_hash, const RefreshToken& next, Timestamp now) override;
-  bool revoke_access_token(const std::string& jti, Timestamp now) override;
+  void revoke_access_token(const AccessTokenRecord& revoked) override;
 
   void put_device_code(const DeviceCode& d) override;
   std::optional<DeviceCode> find_device_code(const std::string& device_code_hash) override;

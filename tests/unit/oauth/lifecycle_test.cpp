@@ -2,6 +2,7 @@
 // device flow (RFC 8628), revocation (RFC 7009), introspection (RFC 7662), userinfo (OIDC §5.3,
 // RFC 6750), RP-initiated logout, key rotation.
 #include "harness.h"
+#include "oauth/own_tokens.h"
 
 namespace latchkey::test {
 namespace {
@@ -276,10 +277,100 @@ TEST_F(LifecycleTest, RevokingARefreshTokenRevokesItsGrant) {
 
 TEST_F(LifecycleTest, RevokingAnAccessTokenDeniesItsJti) {
   auto t = login_tokens();
+  ASSERT_EQ(userinfo(str(t, "access_token")).status, 200);
+  clock.advance(10);
   EXPECT_EQ(client_post("/revoke", {{"token", str(t, "access_token")}, {"token_type_hint", "bogus_hint"}}).status, 200);
   EXPECT_FALSE(introspect_active(str(t, "access_token")));
   EXPECT_EQ(userinfo(str(t, "access_token")).status, 401);
-  EXPECT_EQ(refresh(str(t, "refresh_token")).status, 200);  // only that access token
+  // The revocation is the one row written for an access token: jti, grant, client, the token's
+  // exp (purge_expired drops it afterwards) and the time.
+  auto claims = verified_claims(str(t, "access_token"));
+  auto row = store.find_access_token(str(claims, "jti"));
+  ASSERT_TRUE(row);
+  EXPECT_EQ(row->grant_id, str(claims, "grant_id"));
+  EXPECT_EQ(row->client_id, "web");
+  EXPECT_EQ(row->expires_at, claims.at("exp").as_int64());
+  EXPECT_EQ(row->revoked_at, clock.now());
+  // Only that access token: the grant lives on, and so do its other access tokens.
+  auto next = refresh(str(t, "refresh_token"));
+  ASSERT_EQ(next.status, 200);
+  EXPECT_TRUE(introspect_active(str(json(next), "access_token")));
+  EXPECT_EQ(userinfo(str(json(next), "access_token")).status, 200);
+}
+
+// --- stateless access tokens --------------------------------------------------------------
+
+TEST_F(LifecycleTest, IssuingAccessTokensWritesNoRow) {
+  auto t = login_tokens();
+  auto claims = verified_claims(str(t, "access_token"));
+  EXPECT_FALSE(store.find_access_token(str(claims, "jti")));
+  // The token names its grant: the refresh token's.
+  auto rt = store.find_refresh_token(util::secret_hash(str(t, "refresh_token")));
+  ASSERT_TRUE(rt);
+  EXPECT_EQ(str(claims, "grant_id"), rt->grant_id);
+  EXPECT_TRUE(introspect_active(str(t, "access_token")));
+
+  auto refreshed = json(refresh(str(t, "refresh_token")));
+  auto refreshed_claims = verified_claims(str(refreshed, "access_token"));
+  EXPECT_FALSE(store.find_access_token(str(refreshed_claims, "jti")));
+  EXPECT_EQ(str(refreshed_claims, "grant_id"), rt->grant_id);
+
+  auto cc = json(client_post("/token", {{"grant_type", "client_credentials"}, {"scope", "read"}}, "api"));
+  auto cc_claims = verified_claims(str(cc, "access_token"));
+  EXPECT_FALSE(store.find_access_token(str(cc_claims, "jti")));
+  EXPECT_FALSE(cc_claims.contains("grant_id"));  // no user, no grant
+  EXPECT_TRUE(introspect_active(str(cc, "access_token")));
+}
+
+TEST_F(LifecycleTest, RevokingTheGrantEndsItsStatelessAccessTokens) {
+  auto t = login_tokens();
+  auto second = json(refresh(str(t, "refresh_token")));
+  ASSERT_TRUE(introspect_active(str(t, "access_token")));
+  ASSERT_EQ(userinfo(str(second, "access_token")).status, 200);
+  auto grant_id = str(verified_claims(str(t, "access_token")), "grant_id");
+
+  // RFC 7009 on the refresh token revokes the grant; no access-token row is written.
+  EXPECT_EQ(client_post("/revoke", {{"token", str(second, "refresh_token")}}).status, 200);
+  EXPECT_NE(store.find_grant(grant_id)->revoked_at, 0);
+  for (const auto* tokens : {&t, &second}) {
+    auto at = str(*tokens, "access_token");
+    EXPECT_FALSE(introspect_active(at));
+    EXPECT_EQ(userinfo(at).status, 401);
+    EXPECT_FALSE(store.find_access_token(str(verified_claims(at), "jti")));
+  }
+}
+
+TEST_F(LifecycleTest, ATokenWhoseGrantIsGoneIsInactive) {
+  // A grant purged (or lost) while a token naming it is unexpired: the token must not outlive it.
+  auto t = json(client_post("/token", {{"grant_type", "client_credentials"}, {"scope", "read"}}, "api"));
+  auto claims = verified_claims(str(t, "access_token"));
+  claims["grant_id"] = "no-such-grant";
+  claims["client_id"] = "web";
+  auto token = jose::sign_jwt(keys.snapshot()->active->key, keys.snapshot()->active->kid, "at+jwt", claims);
+  EXPECT_FALSE(introspect_active(token));
+  claims.erase("grant_id");
+  token = jose::sign_jwt(keys.snapshot()->active->key, keys.snapshot()->active->kid, "at+jwt", claims);
+  EXPECT_TRUE(introspect_active(token));  // the same token without a grant: a client's own token
+}
+
+TEST_F(LifecycleTest, RevokingAClientCredentialsTokenDeniesIt) {
+  auto t = json(client_post("/token", {{"grant_type", "client_credentials"}, {"scope", "read"}}, "api"));
+  auto other = json(client_post("/token", {{"grant_type", "client_credentials"}, {"scope", "read"}}, "api"));
+  EXPECT_EQ(client_post("/revoke", {{"token", str(t, "access_token")}}, "api").status, 200);
+  auto row = store.find_access_token(str(verified_claims(str(t, "access_token")), "jti"));
+  ASSERT_TRUE(row);
+  EXPECT_EQ(row->grant_id, "");
+  EXPECT_EQ(row->client_id, "api");
+  EXPECT_FALSE(introspect_active(str(t, "access_token")));
+  EXPECT_TRUE(introspect_active(str(other, "access_token")));
+}
+
+TEST_F(LifecycleTest, RevokingAnExpiredAccessTokenWritesNothing) {
+  auto t = login_tokens();
+  clock.advance(config.access_token_ttl);
+  EXPECT_EQ(client_post("/revoke", {{"token", str(t, "access_token")}}).status, 200);
+  EXPECT_FALSE(store.find_access_token(str(verified_claims(str(t, "access_token")), "jti")));
+  EXPECT_FALSE(introspect_active(str(t, "access_token")));
 }
 
 TEST_F(LifecycleTest, RevocationEdges) {
@@ -452,6 +543,68 @@ TEST_F(LifecycleTest, DiscoveryListsTheLifecycleEndpoints) {
   auto grants = boost::json::serialize(m.at("grant_types_supported"));
   for (const char* g : {"refresh_token", "client_credentials", "device_code"})
     EXPECT_NE(grants.find(g), std::string::npos) << g;
+}
+
+// --- access tokens issued before they became stateless --------------------------------------
+
+// A database upgraded from the release that stored a row per access token at issuance. Such rows
+// (revoked_at 0) can no longer be written through store.h, so this store serves them beside its own.
+class StoreWithRowsFromIssuance : public store::memory::MemoryStore {
+ public:
+  std::map<std::string, store::AccessTokenRecord> issued;
+  std::optional<store::AccessTokenRecord> find_access_token(const std::string& jti) override {
+    if (auto row = MemoryStore::find_access_token(jti)) return row;
+    auto it = issued.find(jti);
+    return it == issued.end() ? std::nullopt : std::optional(it->second);
+  }
+};
+
+class OlderAccessTokenTest : public ::testing::Test {
+ protected:
+  util::FakeClock clock;
+  CountingRandom random;
+  StoreWithRowsFromIssuance store;
+  oauth::KeyRing keys{store, std::string(32, 'k')};
+  oauth::ProviderConfig config;
+  oauth::Context ctx{config, store, keys, clock, random, {}};
+
+  void SetUp() override {
+    config.issuer = "https://id.example.com";
+    keys.ensure_signing_key(jose::Algorithm::ES256, random, clock);
+    keys.reload();
+    store.put_grant({.id = "g-old", .client_id = "web", .user_id = "sub-alice", .scopes = {"openid"},
+                     .audiences = {}, .nonce = {}, .auth_time = clock.now(), .created_at = clock.now(),
+                     .expires_at = 0, .revoked_at = 0});
+  }
+  // A token as the earlier release signed it: no grant_id claim, a row written at issuance.
+  oauth::AccessTokenView issue_old_token(const std::string& jti) {
+    boost::json::object claims{{"iss", config.issuer}, {"sub", "sub-alice"},  {"aud", config.issuer},
+                               {"exp", clock.now() + 300}, {"iat", clock.now()}, {"jti", jti},
+                               {"client_id", "web"},      {"scope", "openid"}};
+    store.issued[jti] = {.jti = jti, .grant_id = "g-old", .client_id = "web", .expires_at = clock.now() + 300,
+                         .revoked_at = 0};
+    auto token = jose::sign_jwt(keys.snapshot()->active->key, keys.snapshot()->active->kid, "at+jwt", claims);
+    auto view = oauth::decode_own_access_token(ctx, token);
+    EXPECT_TRUE(view);
+    EXPECT_EQ(view ? view->grant_id : "?", "");
+    return view ? *view : oauth::AccessTokenView{};
+  }
+};
+
+TEST_F(OlderAccessTokenTest, TheRowFromIssuanceNamesTheGrantThatEndsIt) {
+  auto token = issue_old_token("jti-old");
+  EXPECT_TRUE(oauth::is_access_token_active(ctx, token));
+  // revoke_grant does not reach rows this store serves on the side: the grant check must.
+  ASSERT_TRUE(store.revoke_grant("g-old", clock.now()));
+  EXPECT_EQ(store.find_access_token("jti-old")->revoked_at, 0);
+  EXPECT_FALSE(oauth::is_access_token_active(ctx, token));
+}
+
+TEST_F(OlderAccessTokenTest, RevokingItKeepsItsGrantAndDeniesIt) {
+  auto token = issue_old_token("jti-old");
+  store.revoke_access_token(oauth::revoked_access_token_record(token, clock.now()));
+  EXPECT_FALSE(oauth::is_access_token_active(ctx, token));
+  EXPECT_EQ(store.find_grant("g-old")->revoked_at, 0);
 }
 
 }  // namespace

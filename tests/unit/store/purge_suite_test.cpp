@@ -50,8 +50,10 @@ RefreshToken refresh(const std::string& hash, const std::string& grant_id, Times
   return {.token_hash = hash, .grant_id = grant_id, .created_at = kNow - 7200, .expires_at = expires_at, .used_at = 0};
 }
 
-AccessTokenRecord access(const std::string& jti, const std::string& grant_id, Timestamp expires_at) {
-  return {.jti = jti, .grant_id = grant_id, .client_id = "c", .expires_at = expires_at, .revoked_at = 0};
+// Access-token rows are revocations (tokens are stateless until revoked): they must stay while the
+// token could still pass and go once it expired.
+AccessTokenRecord revoked_access(const std::string& jti, const std::string& grant_id, Timestamp expires_at) {
+  return {.jti = jti, .grant_id = grant_id, .client_id = "c", .expires_at = expires_at, .revoked_at = kNow - 5};
 }
 
 constexpr ThrottleRule kRule{.max_failures = 3, .window = 100, .base_lock = 2, .max_lock = 16};
@@ -71,7 +73,7 @@ TEST_P(PurgeStoreTest, ExpiredRowsGoAndLiveOnesStay) {
   // Grants: revoked long ago (goes with its tokens), revoked recently, expired long ago, live.
   store().put_grant(grant("g-revoked-long-ago", kNow + 86400, kLongAgo));
   store().put_refresh_token(refresh("rt-of-revoked", "g-revoked-long-ago", kNow + 86400));
-  store().record_access_token(access("at-of-revoked", "g-revoked-long-ago", kNow + 300));
+  store().revoke_access_token(revoked_access("at-of-revoked", "g-revoked-long-ago", kNow + 300));
   store().put_grant(grant("g-revoked-recently", kNow + 86400, kRecently));
   store().put_refresh_token(refresh("rt-of-recently-revoked", "g-revoked-recently", kNow + 86400));
   store().put_grant(grant("g-expired-long-ago", kLongAgo, 0));
@@ -80,10 +82,10 @@ TEST_P(PurgeStoreTest, ExpiredRowsGoAndLiveOnesStay) {
   store().put_refresh_token(refresh("rt-live", "g-live", kNow + 3600));
   store().put_refresh_token(refresh("rt-long-expired", "g-live", kLongAgo));
   store().put_refresh_token(refresh("rt-recently-expired", "g-live", kRecently));
-  store().record_access_token(access("at-live", "g-live", kNow + 300));
-  store().record_access_token(access("at-expired", "g-live", kNow));
-  store().record_access_token(access("at-client-expired", "", kNow - 1));
-  store().record_access_token(access("at-client-live", "", kNow + 300));
+  store().revoke_access_token(revoked_access("at-live", "g-live", kNow + 300));
+  store().revoke_access_token(revoked_access("at-expired", "g-live", kNow));
+  store().revoke_access_token(revoked_access("at-client-expired", "", kNow - 1));
+  store().revoke_access_token(revoked_access("at-client-live", "", kNow + 300));
 
   // Throttles: idle for over the grace period, recent, idle but still locked.
   store().record_throttle_failure("t-idle", kLongAgo, kRule);
@@ -174,7 +176,7 @@ TEST_P(PurgeStoreTest, EachCallDeletesAtMostTheBatchLimitPerTable) {
 TEST_P(PurgeStoreTest, AGrantGoesOnlyAfterAllItsTokens) {
   store().put_grant(grant("g", kNow + 86400, kLongAgo));
   for (int i = 0; i < 5; ++i) store().put_refresh_token(refresh("rt-" + std::to_string(i), "g", kNow + 3600));
-  store().record_access_token(access("at", "g", kNow + 300));
+  store().revoke_access_token(revoked_access("at", "g", kNow + 300));
   int calls = 0;
   while (store().find_grant("g")) {
     ASSERT_LT(++calls, 10);

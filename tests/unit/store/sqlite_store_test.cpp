@@ -40,6 +40,18 @@ class RawConnection {
     sqlite3_finalize(stmt);
     return out;
   }
+  // Column `column` of every row, joined by " / " (e.g. the details of EXPLAIN QUERY PLAN).
+  std::string all_rows(const std::string& sql, int column) {
+    sqlite3_stmt* stmt = nullptr;
+    if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &stmt, nullptr) != SQLITE_OK) throw std::runtime_error("prepare");
+    std::string out;
+    while (sqlite3_step(stmt) == SQLITE_ROW) {
+      if (!out.empty()) out += " / ";
+      out += reinterpret_cast<const char*>(sqlite3_column_text(stmt, column));
+    }
+    sqlite3_finalize(stmt);
+    return out;
+  }
 
  private:
   sqlite3* db_ = nullptr;
@@ -155,7 +167,12 @@ TEST_F(SqliteStoreTest, UpgradeFromVersion1ToVersion2KeepsDataAndAddsDeviceCodes
                                         150)
                 .outcome,
             RotateOutcome::rotated);
-  EXPECT_TRUE(store->revoke_access_token("at-1", 150));
+  // A row written at issuance by an older version: revoking it keeps its grant and expiry.
+  store->revoke_access_token({.jti = "at-1", .grant_id = "", .client_id = "c-1", .expires_at = 999, .revoked_at = 150});
+  ASSERT_TRUE(store->find_access_token("at-1"));
+  EXPECT_EQ(store->find_access_token("at-1")->grant_id, "g-1");
+  EXPECT_EQ(store->find_access_token("at-1")->expires_at, 400);
+  EXPECT_EQ(store->find_access_token("at-1")->revoked_at, 150);
   store->rotate_key(sample_key("k2", 150), 150);
   ASSERT_EQ(store->list_keys().size(), 2u);
   EXPECT_EQ(store->list_keys()[1].retired_at, 150);
@@ -198,6 +215,37 @@ TEST_F(SqliteStoreTest, UpgradeFromVersion2ToVersion3GivesOldRowsEmptyOriginsCla
   EXPECT_EQ(store->find_user_by_username("alice")->groups, std::vector<std::string>{"staff"});
   RawConnection raw(path());
   EXPECT_EQ(raw.text("SELECT roles || user_groups FROM users WHERE id = 'u-1'"), R"(["admin"]["staff"])");
+}
+
+TEST_F(SqliteStoreTest, UpgradeFromVersion4ToVersion5IndexesTheExpiryColumnsAndKeepsIssuedTokenRows) {
+  ASSERT_GE(SqliteStore::latest_schema_version(), 5);
+  SqliteStore::open(path())->migrate_to(4);  // as the release that recorded every access token left it
+  {
+    RawConnection raw(path());
+    raw.exec(R"sql(
+      INSERT INTO grants VALUES ('g-1', 'c-1', 'u-1', '[]', '[]', '', 100, 100, 0, 0);
+      INSERT INTO access_tokens VALUES ('at-issued', 'g-1', 'c-1', 400, 0);
+      INSERT INTO access_tokens VALUES ('at-other', 'g-2', 'c-1', 400, 0);
+    )sql");
+  }
+  auto store = SqliteStore::open(path());
+  store->migrate();
+  RawConnection raw(path());
+  for (const char* index : {"sessions_by_expiry", "interactions_by_expiry", "authorization_codes_by_expiry",
+                            "device_codes_by_expiry", "grants_by_revocation", "grants_by_expiry",
+                            "refresh_tokens_by_expiry", "access_tokens_by_expiry", "throttles_by_last_failure"}) {
+    EXPECT_EQ(raw.text("SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name = '" + std::string(index) + "'"),
+              "1")
+        << index;
+  }
+  // The purge of expired access-token rows reads the index instead of the whole table.
+  EXPECT_THAT(raw.all_rows("EXPLAIN QUERY PLAN SELECT jti FROM access_tokens WHERE expires_at <= 10", 3),
+              HasSubstr("access_tokens_by_expiry"));
+  // Rows written at issuance before access tokens became stateless still take part: revoking
+  // their grant marks them revoked, and other grants' rows stay live.
+  EXPECT_TRUE(store->revoke_grant("g-1", 150));
+  EXPECT_EQ(store->find_access_token("at-issued")->revoked_at, 150);
+  EXPECT_EQ(store->find_access_token("at-other")->revoked_at, 0);
 }
 
 TEST_F(SqliteStoreTest, DeviceCodeStatusIsCheckedByTheDatabase) {

@@ -325,18 +325,19 @@ TEST_P(StoreTest, RefreshTokenRoundTrips) {
   EXPECT_THROW(store().put_refresh_token(t), StoreError);
 }
 
-TEST_P(StoreTest, AccessTokenRecordRoundTrips) {
+TEST_P(StoreTest, RevokedAccessTokenRoundTrips) {
+  // Access tokens are stateless: the only rows are revocations (RFC 7009).
   AccessTokenRecord user_token{.jti = "jti-1", .grant_id = "grant-1", .client_id = "c-1", .expires_at = kNow + 300,
-                               .revoked_at = 0};
-  AccessTokenRecord client_token{.jti = "jti-2", .grant_id = "", .client_id = "c-2", .expires_at = kNow + 300,
-                                 .revoked_at = 0};
-  store().record_access_token(user_token);
-  store().record_access_token(client_token);
+                               .revoked_at = kNow};
+  AccessTokenRecord client_token{.jti = "jti-2", .grant_id = "", .client_id = "c-2", .expires_at = kNow + 200,
+                                 .revoked_at = kNow + 1};
+  EXPECT_FALSE(store().find_access_token("jti-1"));
+  store().revoke_access_token(user_token);
+  store().revoke_access_token(client_token);
   ASSERT_TRUE(store().find_access_token("jti-1"));
   EXPECT_EQ(fields(*store().find_access_token("jti-1")), fields(user_token));
   EXPECT_EQ(fields(*store().find_access_token("jti-2")), fields(client_token));
   EXPECT_FALSE(store().find_access_token("jti-3"));
-  EXPECT_THROW(store().record_access_token(user_token), StoreError);
 }
 
 TEST_P(StoreTest, RevokeGrantCascadesToItsTokensOnly) {
@@ -348,39 +349,35 @@ TEST_P(StoreTest, RevokeGrantCascadesToItsTokensOnly) {
                              .expires_at = kNow + 86400, .used_at = kNow - 50});
   store().put_refresh_token({.token_hash = "rt-other", .grant_id = "grant-2", .created_at = kNow,
                              .expires_at = kNow + 86400, .used_at = 0});
-  store().record_access_token({.jti = "at-1", .grant_id = "grant-1", .client_id = "client-1",
-                               .expires_at = kNow + 300, .revoked_at = 0});
-  store().record_access_token({.jti = "at-other", .grant_id = "grant-2", .client_id = "client-1",
-                               .expires_at = kNow + 300, .revoked_at = 0});
+  // A revocation recorded earlier keeps its time (access tokens of a revoked grant are inactive
+  // through the grant; rows written before access tokens became stateless: sqlite_store_test).
+  store().revoke_access_token({.jti = "at-1", .grant_id = "grant-1", .client_id = "client-1",
+                               .expires_at = kNow + 300, .revoked_at = kNow - 10});
 
   EXPECT_TRUE(store().revoke_grant("grant-1", kNow));
 
   EXPECT_EQ(store().find_grant("grant-1")->revoked_at, kNow);
   EXPECT_EQ(store().find_refresh_token("rt-live")->used_at, kNow);
   EXPECT_EQ(store().find_refresh_token("rt-rotated")->used_at, kNow - 50);  // keeps its rotation time
-  EXPECT_EQ(store().find_access_token("at-1")->revoked_at, kNow);
+  EXPECT_EQ(store().find_access_token("at-1")->revoked_at, kNow - 10);
 
   EXPECT_EQ(store().find_grant("grant-2")->revoked_at, 0);
   EXPECT_EQ(store().find_refresh_token("rt-other")->used_at, 0);
-  EXPECT_EQ(store().find_access_token("at-other")->revoked_at, 0);
 }
 
 TEST_P(StoreTest, RevokeGrantIsIdempotentAndKeepsTheFirstTime) {
   store().put_grant(sample_grant("grant-1"));
-  store().record_access_token({.jti = "at-1", .grant_id = "grant-1", .client_id = "client-1",
-                               .expires_at = kNow + 300, .revoked_at = 0});
   EXPECT_TRUE(store().revoke_grant("grant-1", kNow));
   EXPECT_TRUE(store().revoke_grant("grant-1", kNow + 100));
   EXPECT_EQ(store().find_grant("grant-1")->revoked_at, kNow);
-  EXPECT_EQ(store().find_access_token("at-1")->revoked_at, kNow);
 }
 
 TEST_P(StoreTest, RevokeUnknownGrantReturnsFalse) {
-  store().record_access_token({.jti = "at-cc", .grant_id = "", .client_id = "c", .expires_at = kNow + 300,
-                               .revoked_at = 0});
+  store().revoke_access_token({.jti = "at-cc", .grant_id = "", .client_id = "c", .expires_at = kNow + 300,
+                               .revoked_at = kNow - 10});
   EXPECT_FALSE(store().revoke_grant("no-such-grant", kNow));
   EXPECT_FALSE(store().revoke_grant("", kNow));
-  EXPECT_EQ(store().find_access_token("at-cc")->revoked_at, 0);
+  EXPECT_EQ(store().find_access_token("at-cc")->revoked_at, kNow - 10);
 }
 
 TEST_P(StoreTest, CodeReuseFlowRevokesWhatTheFirstUseIssued) {
@@ -560,18 +557,34 @@ TEST_P(StoreTest, ThirtyTwoThreadsRotatingOneRefreshTokenExactlyOneWins) {
   }
 }
 
-TEST_P(StoreTest, RevokeAccessTokenMarksOnlyThatTokenAndKeepsTheFirstTime) {
-  store().record_access_token({.jti = "at-1", .grant_id = "grant-1", .client_id = "c", .expires_at = kNow + 300,
-                               .revoked_at = 0});
-  store().record_access_token({.jti = "at-2", .grant_id = "grant-1", .client_id = "c", .expires_at = kNow + 300,
-                               .revoked_at = 0});
-  EXPECT_TRUE(store().revoke_access_token("at-1", kNow));
-  EXPECT_EQ(store().find_access_token("at-1")->revoked_at, kNow);
-  EXPECT_EQ(store().find_access_token("at-2")->revoked_at, 0);
-  EXPECT_TRUE(store().revoke_access_token("at-1", kNow + 50));  // idempotent
-  EXPECT_EQ(store().find_access_token("at-1")->revoked_at, kNow);
-  EXPECT_FALSE(store().revoke_access_token("at-unknown", kNow));
-  EXPECT_FALSE(store().find_access_token("at-unknown"));
+TEST_P(StoreTest, RevokeAccessTokenUpsertsOneRowAndKeepsTheFirstTime) {
+  AccessTokenRecord first{.jti = "at-1", .grant_id = "grant-1", .client_id = "c", .expires_at = kNow + 300,
+                          .revoked_at = kNow};
+  store().revoke_access_token(first);
+  EXPECT_FALSE(store().find_access_token("at-2"));  // only the revoked jti has a row
+  // Idempotent: a second revocation (another instance, a retry) changes nothing of the row.
+  AccessTokenRecord again = first;
+  again.grant_id = "grant-other";
+  again.expires_at = kNow + 999;
+  again.revoked_at = kNow + 50;
+  store().revoke_access_token(again);
+  ASSERT_TRUE(store().find_access_token("at-1"));
+  EXPECT_EQ(fields(*store().find_access_token("at-1")), fields(first));
+}
+
+TEST_P(StoreTest, ConcurrentRevocationsOfOneAccessTokenLeaveOneRow) {
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 8; ++i) {
+    threads.emplace_back([&, i] {
+      store().revoke_access_token({.jti = "at-race", .grant_id = "g", .client_id = "c", .expires_at = kNow + 300,
+                                   .revoked_at = kNow + i});
+    });
+  }
+  for (auto& t : threads) t.join();
+  auto row = store().find_access_token("at-race");
+  ASSERT_TRUE(row);
+  EXPECT_GE(row->revoked_at, kNow);
+  EXPECT_LT(row->revoked_at, kNow + 8);
 }
 
 // ---- device codes (RFC 8628) ----
