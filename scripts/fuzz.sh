@@ -43,7 +43,10 @@ done
 if (( build )); then
   command -v clang++-16 >/dev/null || { echo "fuzz.sh: clang++-16 missing (scripts/install-deps.sh --test)" >&2; exit 2; }
   mkdir -p "$build_dir"
+  # -O1 with line tables, as libFuzzer's docs advise: fast enough to fuzz, much faster to compile
+  # than -O2 -g, and asserts stay on.
   cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++-16 \
+    -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -gline-tables-only" \
     -DLATCHKEY_FUZZ=ON -DLATCHKEY_BUILD_TESTS=OFF -DLATCHKEY_BUILD_BENCH=OFF >"$build_dir/configure.log" 2>&1 ||
     { cat "$build_dir/configure.log" >&2; exit 2; }
   cmake --build "$build_dir" -j"${LATCHKEY_JOBS:-2}" --target "${targets[@]/#/fuzz_}"
