@@ -7,9 +7,14 @@
 
 namespace latchkey::oauth {
 
-KeyRing::KeyRing(store::KeyStore& store, std::string kek) : store_(store), kek_(std::move(kek)) {
-  if (kek_.size() != jose::kKekSize) {
-    throw std::invalid_argument("the key-encryption key must be 32 bytes, not " + std::to_string(kek_.size()));
+KeyRing::KeyRing(store::KeyStore& store, std::string kek) : KeyRing(store, std::vector<std::string>{std::move(kek)}) {}
+
+KeyRing::KeyRing(store::KeyStore& store, std::vector<std::string> keks) : store_(store), keks_(std::move(keks)) {
+  if (keks_.empty()) throw std::invalid_argument("a key-encryption key is needed");
+  for (const auto& kek : keks_) {
+    if (kek.size() != jose::kKekSize) {
+      throw std::invalid_argument("the key-encryption key must be 32 bytes, not " + std::to_string(kek.size()));
+    }
   }
 }
 
@@ -22,7 +27,7 @@ store::SigningKey KeyRing::new_key_record(jose::Algorithm alg, util::Random& ran
       .kid = kid,
       .alg = std::string(jose::to_string(alg)),
       // The kid is the AAD: a sealed key copied into another row does not unseal there.
-      .private_key_sealed = jose::seal(key.private_pem(), kek_, random, kid),
+      .private_key_sealed = jose::seal(key.private_pem(), keks_.front(), random, kid),
       .public_jwk = boost::json::serialize(key.public_jwk(kid)),
       .created_at = clock.now(),
       .retired_at = 0,
@@ -77,7 +82,9 @@ void KeyRing::reload() {
   for (const auto& record : store_.list_keys()) {
     auto alg = jose::algorithm_from_string(record.alg);
     if (!alg) throw std::runtime_error("signing key " + record.kid + " has unsupported alg \"" + record.alg + "\"");
-    auto pem = jose::unseal(record.private_key_sealed, kek_, record.kid);
+    // AES-GCM's tag tells which key-encryption key sealed it: try the current one, then older ones.
+    auto pem = jose::unseal(record.private_key_sealed, keks_.front(), record.kid);
+    for (std::size_t i = 1; !pem && i < keks_.size(); ++i) pem = jose::unseal(record.private_key_sealed, keks_[i], record.kid);
     if (!pem) {
       throw std::runtime_error("signing key " + record.kid + " cannot be unsealed: wrong key-encryption key?");
     }

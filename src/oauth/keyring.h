@@ -30,6 +30,9 @@ class KeyRing {
  public:
   // kek: the 32-byte key-encryption key (raw bytes).
   KeyRing(store::KeyStore& store, std::string kek);
+  // keks: the current key-encryption key first, then older ones that may still open keys sealed
+  // before a rotation of the key-encryption key. New keys are always sealed under the first.
+  KeyRing(store::KeyStore& store, std::vector<std::string> keks);
 
   // Creates a first signing key of `alg` when no key is active. Atomic in the store, so two
   // processes starting together create one key. Returns true when it created one.
@@ -57,7 +60,7 @@ class KeyRing {
   store::SigningKey new_key_record(jose::Algorithm alg, util::Random& random, const util::Clock& clock) const;
 
   store::KeyStore& store_;
-  std::string kek_;
+  std::vector<std::string> keks_;  // [0] seals; all may unseal
   std::mutex reload_mutex_;
   std::string loaded_fingerprint_;
   std::atomic<std::shared_ptr<const KeySnapshot>> snapshot_;

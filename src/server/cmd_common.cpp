@@ -8,7 +8,10 @@
 #include <fstream>
 #include <iostream>
 #include <iterator>
+#include <optional>
+#include <string_view>
 #include <thread>
+#include <vector>
 #include <sstream>
 
 #include "server/commands.h"
@@ -97,35 +100,56 @@ std::unique_ptr<store::Store> open_migrated_store(const ServerConfig& config, st
   }
 }
 
-std::string load_key_encryption_key(const ServerConfig& config) {
-  if (!config.key_encryption_key.empty()) {
-    auto key = decode_key_text(config.key_encryption_key);
-    if (!key)
-      throw CommandError(std::string(kKeyEncryptionKeyEnv) + " is not the base64url encoding of 32 bytes",
-                         kGenerateHint);
-    return *key;
-  }
-  if (!config.key_encryption_key_file.empty()) {
-    const std::string& path = config.key_encryption_key_file;
-    struct stat info {};
-    if (::stat(path.c_str(), &info) != 0)
-      throw CommandError("cannot read keys.encryption_key_file " + path + ": " + std::strerror(errno),
-                         "create it (mode 0600) holding a base64url key; " + std::string(kGenerateHint));
-    // The file unlocks every signing key: like ssh, refuse it when others may read it.
-    if (info.st_mode & (S_IRWXG | S_IRWXO))
-      throw CommandError("keys.encryption_key_file " + path + " is accessible by group or others",
-                         "run: chmod 600 " + path);
-    std::ifstream in(path, std::ios::binary);
-    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (!in && !in.eof()) throw CommandError("cannot read keys.encryption_key_file " + path, "check its permissions");
+namespace {
+
+// One key-encryption key from its variable or its file (`what` names them in errors).
+std::optional<std::string> read_key_encryption_key(const std::string& text, std::string_view env_name,
+                                                   const std::string& file, std::string_view file_key) {
+  if (!text.empty()) {
     auto key = decode_key_text(text);
-    if (!key)
-      throw CommandError("keys.encryption_key_file " + path + " does not hold the base64url encoding of 32 bytes",
-                         kGenerateHint);
+    if (!key) throw CommandError(std::string(env_name) + " is not the base64url encoding of 32 bytes", kGenerateHint);
     return *key;
   }
-  throw CommandError("no key-encryption key: set LATCHKEY_KEY_ENCRYPTION_KEY or keys.encryption_key_file (see docs/configuration.md)",
-                     std::string(kGenerateHint) + ", or use --dev for a local trial");
+  if (file.empty()) return std::nullopt;
+  const std::string what = std::string(file_key) + " " + file;
+  struct stat info {};
+  if (::stat(file.c_str(), &info) != 0)
+    throw CommandError("cannot read " + what + ": " + std::strerror(errno),
+                       "create it (mode 0600) holding a base64url key; " + std::string(kGenerateHint));
+  // The file unlocks every signing key: like ssh, refuse it when others may read it.
+  if (info.st_mode & (S_IRWXG | S_IRWXO))
+    throw CommandError(what + " is accessible by group or others", "run: chmod 600 " + file);
+  std::ifstream in(file, std::ios::binary);
+  std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (!in && !in.eof()) throw CommandError("cannot read " + what, "check its permissions");
+  auto key = decode_key_text(content);
+  if (!key) throw CommandError(what + " does not hold the base64url encoding of 32 bytes", kGenerateHint);
+  return *key;
+}
+
+}  // namespace
+
+std::string load_key_encryption_key(const ServerConfig& config) {
+  auto key = read_key_encryption_key(config.key_encryption_key, kKeyEncryptionKeyEnv, config.key_encryption_key_file,
+                                     "keys.encryption_key_file");
+  if (!key)
+    throw CommandError(
+        "no key-encryption key: set LATCHKEY_KEY_ENCRYPTION_KEY or keys.encryption_key_file (see docs/configuration.md)",
+        std::string(kGenerateHint) + ", or use --dev for a local trial");
+  return *key;
+}
+
+std::vector<std::string> load_key_encryption_keys(const ServerConfig& config) {
+  std::vector<std::string> keys{load_key_encryption_key(config)};
+  if (auto previous = read_key_encryption_key(config.previous_key_encryption_key, kPreviousKeyEncryptionKeyEnv,
+                                              config.previous_key_encryption_key_file,
+                                              "keys.previous_encryption_key_file")) {
+    if (*previous == keys.front())
+      throw CommandError("the previous key-encryption key is the current one",
+                         "during a rotation, the previous key is the one being replaced");
+    keys.push_back(std::move(*previous));
+  }
+  return keys;
 }
 
 std::string read_stdin_secret() {

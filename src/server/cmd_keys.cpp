@@ -16,14 +16,14 @@ namespace {
 int migrate(const CommonFlags& common) {
   auto config = load_server_config(common);
   auto store = open_migrated_store(config);
-  auto kek = load_key_encryption_key(config);
+  auto keks = load_key_encryption_keys(config);
   auto alg = jose::algorithm_from_string(config.provider.signing_alg);
   if (!alg) throw CommandError("keys.algorithm " + config.provider.signing_alg + " is not supported", "use ES256 or RS256");
   util::SystemRandom random;
   util::SystemClock clock;
   // Signing keys are made here (or at serve's start), never lazily per request; the store makes
   // the insert atomic so two instances starting together create one key.
-  oauth::KeyRing keys(*store, kek);
+  oauth::KeyRing keys(*store, keks);
   bool created = keys.ensure_signing_key(*alg, random, clock);
   try {
     keys.reload();  // proves the key-encryption key opens what is stored
@@ -63,13 +63,13 @@ int list_keys(const CommonFlags& common, bool json) {
 int rotate_key(const CommonFlags& common, const std::string& algorithm, bool json) {
   auto config = load_server_config(common);
   auto store = open_migrated_store(config);
-  auto kek = load_key_encryption_key(config);
+  auto keks = load_key_encryption_keys(config);
   std::string alg_name = algorithm.empty() ? config.provider.signing_alg : algorithm;
   auto alg = jose::algorithm_from_string(alg_name);
   if (!alg) throw CommandError("--algorithm " + alg_name + " is not supported", "use ES256 or RS256");
   util::SystemRandom random;
   util::SystemClock clock;
-  oauth::KeyRing keys(*store, kek);
+  oauth::KeyRing keys(*store, keks);
   try {
     keys.reload();  // refuse to rotate under a key-encryption key that cannot open the others
   } catch (const std::exception& e) {

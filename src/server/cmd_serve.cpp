@@ -54,13 +54,13 @@ int serve(const CommonFlags& flags) {
   // Migrations are idempotent and locked: safe on every start of every instance. A database that is
   // still starting (containers, a restart of both) gets kStartupDatabaseWait.
   auto store = open_migrated_store(config, kStartupDatabaseWait);
-  auto kek = load_key_encryption_key(config);
+  auto keks = load_key_encryption_keys(config);
   auto alg = jose::algorithm_from_string(config.provider.signing_alg);
   if (!alg) throw CommandError("keys.algorithm " + config.provider.signing_alg + " is not supported", "use ES256 or RS256");
 
   util::SystemClock clock;
   util::SystemRandom random;
-  oauth::KeyRing keys(*store, kek);
+  oauth::KeyRing keys(*store, keks);
   keys.ensure_signing_key(*alg, random, clock);
   try {
     keys.reload();

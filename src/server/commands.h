@@ -9,6 +9,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
@@ -54,6 +55,8 @@ std::unique_ptr<store::Store> open_migrated_store(const ServerConfig& config,
 
 // The raw 32-byte key-encryption key from LATCHKEY_KEY_ENCRYPTION_KEY or keys.encryption_key_file.
 std::string load_key_encryption_key(const ServerConfig& config);
+// The current key-encryption key, then the previous one when a rotation is under way.
+std::vector<std::string> load_key_encryption_keys(const ServerConfig& config);
 
 // All of stdin minus one trailing newline, so `echo secret |` and `printf secret |` agree.
 std::string read_stdin_secret();

@@ -142,6 +142,12 @@ const std::array kKeys = {
                 c.key_encryption_key_file = as_string(v);
                 return std::nullopt;
               }},
+    ConfigKey{"keys", "previous_encryption_key_file", ValueKind::string, "LATCHKEY_KEYS_PREVIOUS_ENCRYPTION_KEY_FILE",
+              [](ServerConfig& c, const ConfigValue& v) -> Error {
+                if (as_string(v).empty()) return "must not be empty";
+                c.previous_key_encryption_key_file = as_string(v);
+                return std::nullopt;
+              }},
     ConfigKey{"tokens", "access_token_ttl", ValueKind::integer, "LATCHKEY_TOKENS_ACCESS_TOKEN_TTL",
               set_provider_int<&oauth::ProviderConfig::access_token_ttl, 1, 24 * 3600>},
     ConfigKey{"tokens", "id_token_ttl", ValueKind::integer, "LATCHKEY_TOKENS_ID_TOKEN_TTL",
@@ -385,6 +391,10 @@ std::optional<std::string> apply_environment(ServerConfig& config,
   for (const auto& [name, value] : env) {
     if (name == kKeyEncryptionKeyEnv) {
       config.key_encryption_key = value;
+      continue;
+    }
+    if (name == kPreviousKeyEncryptionKeyEnv) {
+      config.previous_key_encryption_key = value;
       continue;
     }
     // An empty variable counts as unset, as shells and container runtimes often leave them.

@@ -64,6 +64,10 @@ struct ServerConfig {
   // environment, else a file holding it. Secrets never come from flags.
   std::string key_encryption_key;
   std::string key_encryption_key_file;
+  // During a rotation of the key-encryption key: the old one, used only to open signing keys sealed
+  // before the rotation (docs/configuration.md "Rotating the key-encryption key").
+  std::string previous_key_encryption_key;
+  std::string previous_key_encryption_key_file;
   HttpLimits http;
   LogConfig log;
   TlsConfig tls;
@@ -106,6 +110,7 @@ std::span<const ConfigKey> config_keys();
 
 // The environment variable that carries the key-encryption key itself (never a flag).
 inline constexpr std::string_view kKeyEncryptionKeyEnv = "LATCHKEY_KEY_ENCRYPTION_KEY";
+inline constexpr std::string_view kPreviousKeyEncryptionKeyEnv = "LATCHKEY_PREVIOUS_KEY_ENCRYPTION_KEY";
 
 // Every LATCHKEY_* variable of this process.
 std::vector<std::pair<std::string, std::string>> process_environment();

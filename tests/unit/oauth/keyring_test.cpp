@@ -199,6 +199,40 @@ TEST_F(KeyRingTest, WrongKekFailsLoudlyAndKeepsThePreviousSnapshot) {
   EXPECT_EQ(wrong.snapshot(), nullptr);
 }
 
+// Rotating the key-encryption key (docs/configuration.md): the new one first, the old one second;
+// keys sealed under the old one still open, new keys are sealed under the new one, and once the old
+// signing key is pruned the old key-encryption key is no longer needed.
+TEST_F(KeyRingTest, RotatingTheKeyEncryptionKey) {
+  KeyRing before(store, kKek);
+  ASSERT_TRUE(before.ensure_signing_key(jose::Algorithm::ES256, random, clock));
+  const std::string old_kid = store.list_keys()[0].kid;
+
+  KeyRing only_new(store, kOtherKek);
+  EXPECT_THROW(only_new.reload(), std::runtime_error);  // the old key cannot be opened without the old KEK
+
+  KeyRing during(store, std::vector<std::string>{kOtherKek, kKek});
+  ASSERT_NO_THROW(during.reload());
+  EXPECT_EQ(during.snapshot()->active->kid, old_kid);
+  clock.advance(10);
+  const std::string new_kid = during.rotate(jose::Algorithm::ES256, random, clock);
+  during.reload();
+  EXPECT_EQ(during.snapshot()->active->kid, new_kid);
+  for (const auto& row : store.list_keys()) {
+    // The new key is sealed under the new KEK only; the old one stays as it was.
+    EXPECT_EQ(static_cast<bool>(jose::unseal(row.private_key_sealed, kOtherKek, row.kid)), row.kid == new_kid);
+    EXPECT_EQ(static_cast<bool>(jose::unseal(row.private_key_sealed, kKek, row.kid)), row.kid == old_kid);
+  }
+
+  clock.advance(100'000);
+  EXPECT_EQ(during.prune(clock, 3600), std::vector<std::string>{old_kid});
+  KeyRing after(store, kOtherKek);
+  ASSERT_NO_THROW(after.reload());
+  EXPECT_EQ(after.snapshot()->active->kid, new_kid);
+
+  EXPECT_THROW(KeyRing(store, std::vector<std::string>{}), std::invalid_argument);
+  EXPECT_THROW(KeyRing(store, std::vector<std::string>{kKek, "short"}), std::invalid_argument);
+}
+
 TEST_F(KeyRingTest, SealedKeyMovedToAnotherKidDoesNotUnseal) {
   auto a = sealed_row(jose::Algorithm::ES256, 1, 0);
   auto b = sealed_row(jose::Algorithm::ES256, 2, 5);

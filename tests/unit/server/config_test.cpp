@@ -1,4 +1,5 @@
 #include "server/config.h"
+#include "server/commands.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -119,6 +120,29 @@ TEST(ConfigTest, KeyEncryptionKeyComesFromItsOwnVariable) {
   auto c = load_ok(sources);
   EXPECT_EQ(c.key_encryption_key, "abc");
   EXPECT_EQ(c.key_encryption_key_file, "/k");
+}
+
+TEST(ConfigTest, PreviousKeyEncryptionKeyDuringARotation) {
+  const std::string current = "QkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkI";   // 32 x 'B'
+  const std::string previous = "Q0NDQ0NDQ0NDQ0NDQ0NDQ0NDQ0NDQ0NDQ0NDQ0NDQ0M";  // 32 x 'C'
+  ConfigSources sources;
+  sources.environment = {{"LATCHKEY_KEY_ENCRYPTION_KEY", current}};
+  EXPECT_EQ(load_key_encryption_keys(load_ok(sources)), std::vector<std::string>{std::string(32, 'B')});
+
+  sources.environment.push_back({"LATCHKEY_PREVIOUS_KEY_ENCRYPTION_KEY", previous});
+  auto c = load_ok(sources);
+  EXPECT_EQ(c.previous_key_encryption_key, previous);
+  EXPECT_EQ(load_key_encryption_keys(c), (std::vector<std::string>{std::string(32, 'B'), std::string(32, 'C')}));
+
+  c.previous_key_encryption_key = current;  // the same key twice is a mistake in the procedure
+  EXPECT_THROW(load_key_encryption_keys(c), CommandError);
+  c.previous_key_encryption_key = "not a key";
+  EXPECT_THROW(load_key_encryption_keys(c), CommandError);
+
+  TempToml file("[keys]\nprevious_encryption_key_file = \"/etc/latchkey/old-kek\"\n");
+  ConfigSources from_file;
+  from_file.file = file.path();
+  EXPECT_EQ(load_ok(from_file).previous_key_encryption_key_file, "/etc/latchkey/old-kek");
 }
 
 TEST(ConfigTest, UnknownKeyNamesKeyAndLine) {
