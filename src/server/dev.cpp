@@ -80,6 +80,7 @@ fs::path dev_directory(const ServerConfig& config) {
   const std::string& url = config.database_url;
   if (url.starts_with("sqlite:")) {
     std::string path = url.substr(7);
+    if (auto q = path.find('?'); q != std::string::npos) path.resize(q);  // ?synchronous=...
     if (path.starts_with("///")) path = path.substr(2);
     fs::path parent = fs::path(path).parent_path();
     return parent.empty() ? fs::path(".") : parent;

@@ -84,6 +84,7 @@ std::optional<std::string> sqlite_file_of(const std::string& database_url) {
   constexpr std::string_view kScheme = "sqlite:";
   if (!database_url.starts_with(kScheme)) return std::nullopt;
   std::string path = database_url.substr(kScheme.size());
+  if (auto q = path.find('?'); q != std::string::npos) path.resize(q);  // ?synchronous=...
   if (path.starts_with("///")) path = path.substr(2);
   if (path.empty()) return std::nullopt;
   return path;

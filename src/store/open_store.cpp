@@ -6,7 +6,8 @@
 
 namespace latchkey::store {
 
-// Accepted: "memory:", "sqlite:PATH" (relative or absolute), "sqlite:///ABSOLUTE/PATH" and
+// Accepted: "memory:", "sqlite:PATH" (relative or absolute), "sqlite:///ABSOLUTE/PATH" (either with
+// "?synchronous=full" for fsync on every commit) and
 // "postgresql://..." or "postgres://..." (see postgres/postgres_store.h for the parameters).
 // open_store does not migrate: `latchkey-server migrate` does (see sqlite/sqlite_store.h).
 std::unique_ptr<Store> open_store(const std::string& url) {
@@ -22,10 +23,22 @@ std::unique_ptr<Store> open_store(const std::string& url) {
       }
       path = path.substr(2);
     }
+    // "?synchronous=full|normal" after the path chooses durability (sqlite_store.h SqliteOptions).
+    sqlite::SqliteOptions options;
+    if (auto q = path.find('?'); q != std::string::npos) {
+      const std::string param = path.substr(q + 1);
+      path.resize(q);
+      if (param == "synchronous=full") {
+        options.synchronous_full = true;
+      } else if (param != "synchronous=normal") {
+        throw StoreError("database URL '" + url +
+                         "': the only sqlite parameter is synchronous=full or synchronous=normal");
+      }
+    }
     if (path.empty()) {
       throw StoreError("database URL '" + url + "' names no file: write sqlite:PATH, e.g. sqlite:latchkey.db");
     }
-    return sqlite::SqliteStore::open(path);
+    return sqlite::SqliteStore::open(path, options);
   }
 
   if (url.starts_with("postgresql://") || url.starts_with("postgres://")) {

@@ -34,7 +34,8 @@ std::string explain(int rc) {
 
 }  // namespace
 
-Connection::Connection(const std::string& path, std::chrono::milliseconds busy_timeout) : path_(path) {
+Connection::Connection(const std::string& path, std::chrono::milliseconds busy_timeout, bool synchronous_full)
+    : path_(path) {
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE;
   int rc = sqlite3_open_v2(path.c_str(), &db_, flags, nullptr);
   if (rc != SQLITE_OK) {
@@ -56,7 +57,9 @@ Connection::Connection(const std::string& path, std::chrono::milliseconds busy_t
         throw StoreError("sqlite: cannot enable WAL journal mode on '" + path_ + "'");
       }
     }
-    exec("PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;", "configure connection");
+    exec(synchronous_full ? "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
+                          : "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
+         "configure connection");
   } catch (...) {
     for (auto& [sql, stmt] : cache_) sqlite3_finalize(stmt);
     sqlite3_close(db_);

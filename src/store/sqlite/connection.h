@@ -16,8 +16,8 @@ class Statement;
 class Connection {
  public:
   // Opens `path` (created when missing) and applies the per-connection settings:
-  // busy_timeout, journal_mode=WAL, synchronous=NORMAL, foreign_keys=ON.
-  Connection(const std::string& path, std::chrono::milliseconds busy_timeout);
+  // busy_timeout, journal_mode=WAL, synchronous=NORMAL (FULL when asked), foreign_keys=ON.
+  Connection(const std::string& path, std::chrono::milliseconds busy_timeout, bool synchronous_full = false);
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;

@@ -217,7 +217,7 @@ struct SqliteStore::Impl {
         return Lease(*this, std::move(connection));
       }
     }
-    auto connection = std::make_unique<Connection>(path, options.busy_timeout);
+    auto connection = std::make_unique<Connection>(path, options.busy_timeout, options.synchronous_full);
     opened_total.fetch_add(1, std::memory_order_relaxed);
     return Lease(*this, std::move(connection));
   }
@@ -265,6 +265,13 @@ int SqliteStore::latest_schema_version() { return static_cast<int>(migrations().
 int SqliteStore::schema_version() {
   auto c = impl_->acquire();
   return read_schema_version(*c);
+}
+
+int SqliteStore::synchronous_mode() {
+  auto c = impl_->acquire();
+  auto pragma = c->prepare("PRAGMA synchronous", "read synchronous");
+  pragma.step();
+  return static_cast<int>(pragma.integer(0));
 }
 
 void SqliteStore::migrate() { migrate_to(latest_schema_version()); }

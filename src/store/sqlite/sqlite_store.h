@@ -36,6 +36,11 @@ namespace latchkey::store::sqlite {
 
 struct SqliteOptions {
   std::chrono::milliseconds busy_timeout{5000};  // how long a writer waits for another's lock
+  // synchronous=NORMAL (the default) in WAL mode: a commit survives a crash or kill of the process,
+  // and the file is never corrupted, but the last commits may be lost if the machine loses power
+  // or the kernel crashes. FULL also syncs the WAL on every commit: nothing committed is ever lost,
+  // at the price of an fsync per write. `sqlite:PATH?synchronous=full` asks for it.
+  bool synchronous_full = false;
 };
 
 class SqliteStore final : public Store {
@@ -56,6 +61,8 @@ class SqliteStore final : public Store {
   // The highest applied migration (0 for an empty database) and the one this build knows.
   int schema_version();
   static int latest_schema_version();
+  // PRAGMA synchronous of the pool's connections: 1 NORMAL, 2 FULL.
+  int synchronous_mode();
 
   void put_client(const Client& c) override;
   std::optional<Client> find_client(const std::string& id) override;

@@ -111,6 +111,7 @@ TEST(OpsEndpointsTest, HealthReadinessAndMetricsAccess) {
 TEST(OpsEndpointsTest, SqliteFileOfUrl) {
   EXPECT_EQ(sqlite_file_of("sqlite:latchkey.db"), "latchkey.db");
   EXPECT_EQ(sqlite_file_of("sqlite:///var/lib/latchkey/latchkey.db"), "/var/lib/latchkey/latchkey.db");
+  EXPECT_EQ(sqlite_file_of("sqlite:latchkey.db?synchronous=full"), "latchkey.db");
   EXPECT_EQ(sqlite_file_of("memory:"), std::nullopt);
   EXPECT_TRUE(check_sqlite_file("/nonexistent/latchkey-test.db").has_value());
   EXPECT_TRUE(check_sqlite_file("/").has_value());  // not a regular file

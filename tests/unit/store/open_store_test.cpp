@@ -35,6 +35,24 @@ TEST(OpenStore, SqlitePathOpensTheFileWithoutMigrating) {
   EXPECT_TRUE(store->list_clients().empty());
 }
 
+TEST(OpenStore, SqliteDurabilityIsNormalUnlessFullIsAsked) {
+  TempDir dir;
+  auto normal = open_store("sqlite:" + dir.file("n.db"));
+  EXPECT_EQ(dynamic_cast<sqlite::SqliteStore&>(*normal).synchronous_mode(), 1);
+  auto full = open_store("sqlite:" + dir.file("f.db") + "?synchronous=full");
+  EXPECT_EQ(dynamic_cast<sqlite::SqliteStore&>(*full).synchronous_mode(), 2);
+  full->migrate();
+  EXPECT_TRUE(std::filesystem::exists(dir.file("f.db")));  // the parameter is not part of the file name
+  auto explicit_normal = open_store("sqlite:///" + dir.file("e.db").substr(1) + "?synchronous=normal");
+  EXPECT_EQ(dynamic_cast<sqlite::SqliteStore&>(*explicit_normal).synchronous_mode(), 1);
+  try {
+    open_store("sqlite:" + dir.file("x.db") + "?synchronous=off");
+    FAIL() << "synchronous=off accepted";
+  } catch (const StoreError& e) {
+    EXPECT_THAT(std::string(e.what()), HasSubstr("synchronous=full or synchronous=normal"));
+  }
+}
+
 TEST(OpenStore, SqliteUrlWithAbsolutePath) {
   TempDir dir;
   std::string path = dir.file("b.db");
