@@ -21,7 +21,7 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 
 import harness  # noqa: E402
-from harness import Http, Reply  # noqa: E402
+from harness import Http, Reply, read_text  # noqa: E402
 from test_lifecycle import LifecycleServer  # noqa: E402
 
 POSTGRES_SCRIPT = os.path.join(ROOT, "scripts", "postgres.sh")
@@ -114,19 +114,10 @@ class Instance:
         return self.proc.returncode
 
     def output(self) -> str:
-        try:
-            with open(self.stderr_path, "rb") as f:
-                err = f.read().decode("utf-8", errors="replace")
-        except OSError:
-            err = ""
-        return "\n".join(self.lines) + "\n" + err
+        return "\n".join(self.lines) + "\n" + read_text(self.stderr_path)
 
     def logs(self) -> str:
-        try:
-            with open(self.stderr_path, "rb") as f:
-                err = f.read().decode("utf-8", errors="replace")[-15000:]
-        except OSError:
-            err = ""
+        err = read_text(self.stderr_path)[-15000:]
         return f"---- {self.name} stdout ----\n" + "\n".join(self.lines[-50:]) + f"\n---- {self.name} stderr ----\n{err}"
 
 
@@ -257,11 +248,7 @@ backend instances
         return "\n".join(i.output() for i in self.instances)
 
     def logs(self) -> str:
-        try:
-            with open(self.haproxy_log, "rb") as f:
-                lb = f.read().decode("utf-8", errors="replace")[-5000:]
-        except OSError:
-            lb = ""
+        lb = read_text(self.haproxy_log)[-5000:]
         return ("---- admin commands ----\n" + "\n".join(self.admin_log[-20:]) + "\n" +
                 "\n".join(i.logs() for i in self.instances) + f"\n---- haproxy ----\n{lb}")
 

@@ -36,30 +36,6 @@ WORKERS = 6
 REQUEST_TIMEOUT = 10.0  # harness.REQUEST_TIMEOUT bounds every request: a hang fails the test
 
 
-def race(n: int, call) -> list[Reply]:
-    """n threads released together by a barrier, each making one request on its own connection."""
-    barrier = threading.Barrier(n)
-    replies: list = [None] * n
-
-    def one(i: int) -> None:
-        try:
-            barrier.wait(20)
-            replies[i] = call()
-        except BaseException as e:  # noqa: BLE001 - reported by the caller
-            replies[i] = e
-
-    threads = [threading.Thread(target=one, args=(i,), daemon=True) for i in range(n)]
-    for t in threads:
-        t.start()
-    deadline = time.monotonic() + 90
-    for t in threads:
-        t.join(max(0.0, deadline - time.monotonic()))
-    assert not any(t.is_alive() for t in threads), "requests still running after 90 s"
-    failures = [r for r in replies if not isinstance(r, Reply)]
-    assert not failures, f"requests failed at the transport level: {failures[:3]}"
-    return replies
-
-
 class ClusterBase(Base):
     server: cl.Cluster
 
@@ -135,7 +111,7 @@ class ClusterFlowTest(ClusterBase):
         start = len(self.s.served_by)
         fields = {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri,
                   "code_verifier": flow.verifier}
-        replies = race(RACERS, lambda: self.post("/token", c, fields))
+        replies = harness.race(RACERS, lambda: self.post("/token", c, fields))
         hit = Counter(self.s.served_by[start:])
         self.assertEqual(set(hit), {i.name for i in self.s.instances}, f"not spread over 3 instances: {hit}")
         statuses = Counter(r.status for r in replies)
@@ -153,7 +129,7 @@ class ClusterFlowTest(ClusterBase):
         c = self.s.confidential
         _, first = self.code_flow(c)
         start = len(self.s.served_by)
-        replies = race(RACERS, lambda: self.refresh(c, first["refresh_token"]))
+        replies = harness.race(RACERS, lambda: self.refresh(c, first["refresh_token"]))
         hit = Counter(self.s.served_by[start:])
         self.assertEqual(set(hit), {i.name for i in self.s.instances}, f"not spread over 3 instances: {hit}")
         statuses = Counter(r.status for r in replies)

@@ -69,6 +69,39 @@ def database_for_server(tmp: str) -> str:
     return urllib.parse.urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, ""))
 
 
+def read_text(path: str) -> str:
+    """A log file's text; empty when it is not there (yet)."""
+    try:
+        with open(path, "rb") as f:
+            return f.read().decode("utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
+def race(n: int, call) -> list["Reply"]:
+    """n threads released together by a barrier, each making one request on its own connection."""
+    barrier = threading.Barrier(n)
+    replies: list = [None] * n
+
+    def one(i: int) -> None:
+        try:
+            barrier.wait(20)
+            replies[i] = call()
+        except BaseException as e:  # noqa: BLE001 - reported by the caller
+            replies[i] = e
+
+    threads = [threading.Thread(target=one, args=(i,), daemon=True) for i in range(n)]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + 90
+    for t in threads:
+        t.join(max(0.0, deadline - time.monotonic()))
+    assert not any(t.is_alive() for t in threads), "requests still running after 90 s"
+    failures = [r for r in replies if not isinstance(r, Reply)]
+    assert not failures, f"requests failed at the transport level: {failures[:3]}"
+    return replies
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -477,24 +510,14 @@ class Server:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     def logs(self) -> str:
-        try:
-            with open(self.stderr_path, "rb") as f:
-                err = f.read().decode("utf-8", errors="replace")
-        except OSError:
-            err = ""
-        tail = err[-20000:]
+        tail = read_text(self.stderr_path)[-20000:]
         return ("---- admin commands ----\n" + "\n".join(self.admin_log) +
                 "\n---- server stdout ----\n" + "\n".join(self.stdout_lines) +
                 "\n---- server stderr (tail) ----\n" + tail)
 
     def output(self) -> str:
         """Everything the server printed (stdout and stderr), for the secret scan."""
-        try:
-            with open(self.stderr_path, "rb") as f:
-                err = f.read().decode("utf-8", errors="replace")
-        except OSError:
-            err = ""
-        return "\n".join(self.stdout_lines) + "\n" + err
+        return "\n".join(self.stdout_lines) + "\n" + read_text(self.stderr_path)
 
     def http(self) -> Http:
         return Http(self.issuer, self.statuses)

@@ -249,28 +249,8 @@ class LifecycleTest(Base):
 
     # ---- 3. concurrent refreshes ------------------------------------------------------------------
     def _race(self, token: str, n: int) -> list[Reply]:
-        """n threads, each its own connection, released together by a barrier."""
-        c = self.s.confidential
-        barrier = threading.Barrier(n)
-        replies: list[Reply | BaseException] = [None] * n  # type: ignore[list-item]
-
-        def one(i: int):
-            try:
-                barrier.wait(15)
-                replies[i] = self.refresh(c, token)
-            except BaseException as e:  # noqa: BLE001 (reported below)
-                replies[i] = e
-
-        threads = [threading.Thread(target=one, args=(i,), daemon=True) for i in range(n)]
-        for t in threads:
-            t.start()
-        deadline = time.monotonic() + 60
-        for t in threads:
-            t.join(max(0.0, deadline - time.monotonic()))
-        self.assertFalse(any(t.is_alive() for t in threads), "refresh requests still running after 60 s")
-        failures = [r for r in replies if not isinstance(r, Reply)]
-        self.assertFalse(failures, f"requests failed at the transport level: {failures[:3]}")
-        return replies  # type: ignore[return-value]
+        """n refreshes of one token, each on its own connection, released together by a barrier."""
+        return harness.race(n, lambda: self.refresh(self.s.confidential, token))
 
     def test_concurrent_refresh_exactly_one_wins_then_grant_revoked(self):
         n = 50
