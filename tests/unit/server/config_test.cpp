@@ -240,6 +240,21 @@ TEST(ConfigTest, ThrottleRulesAreConfigurable) {
       << load_error(sources);
 }
 
+TEST(ConfigTest, ErrorsAreOneLineWhateverTheInput) {
+  // Found by fuzz_toml_config: toml++ quotes the character it did not expect, here a newline.
+  TempToml parse_error("[tls]\nacss = t\n");
+  ConfigSources sources;
+  sources.file = parse_error.path();
+  auto error = load_error(sources);
+  EXPECT_EQ(error.find('\n'), std::string::npos) << error;
+  EXPECT_NE(error.find("\\n"), std::string::npos) << error;  // shown escaped
+
+  TempToml bad_value("[keys]\nalgorithm = \"ES\\n256\\u0007\"\n");
+  sources.file = bad_value.path();
+  error = load_error(sources);
+  EXPECT_EQ(error, "config: keys.algorithm: must be ES256 or RS256, got \"ES\\n256\\x07\" (line 2)");
+}
+
 TEST(ConfigTest, BadEnvironmentValuesNameTheVariable) {
   ConfigSources sources;
   sources.environment = {{"LATCHKEY_TOKENS_CODE_TTL", "10m"}};
