@@ -8,7 +8,9 @@
 #   scripts/fuzz.sh --long 3600 jwt      one long run (all cores of the machine unless --parallel)
 #   scripts/fuzz.sh --list               the target names
 # Options: --parallel N (targets at once, default 2), --no-build, --build-dir DIR
-#          (default build-fuzz, or $LATCHKEY_FUZZ_BUILD_DIR).
+#          (default build-fuzz, or $LATCHKEY_FUZZ_BUILD_DIR), --seed N (libFuzzer's -seed).
+# Smoke runs use seed 1, so CI explores what a developer's run explores and a red CI replays here;
+# --long runs use a random seed (0) to go where no run went before.
 # The seeds in fuzz/corpus/<target>/ are copied into <build>/fuzz-corpus/<target>/, where new
 # inputs accumulate between runs; the repository's seeds are never written.
 set -euo pipefail
@@ -17,6 +19,7 @@ root=$PWD
 
 seconds=30
 parallel=2
+seed=${LATCHKEY_FUZZ_SEED:-1}
 build=1
 build_dir=${LATCHKEY_FUZZ_BUILD_DIR:-build-fuzz}
 targets=()
@@ -25,12 +28,13 @@ all_targets() { sed -n 's/^latchkey_fuzz_target(\([a-z_0-9]*\).*/\1/p' fuzz/CMak
 while (( $# )); do
   case $1 in
     --time) seconds=$2; shift 2 ;;
-    --long) seconds=$2; parallel=${parallel_set:-$(nproc)}; shift 2 ;;
+    --long) seconds=$2; parallel=${parallel_set:-$(nproc)}; seed=${LATCHKEY_FUZZ_SEED:-0}; shift 2 ;;
+    --seed) seed=$2; shift 2 ;;
     --parallel) parallel=$2; parallel_set=$2; shift 2 ;;
     --no-build) build=0; shift ;;
     --build-dir) build_dir=$2; shift 2 ;;
     --list) all_targets; exit 0 ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
     -*) echo "fuzz.sh: unknown option $1" >&2; exit 2 ;;
     *) targets+=("$1"); shift ;;
   esac
@@ -67,7 +71,7 @@ run_target() {
   mkdir -p "$corpus" "$artifacts"
   cp -n fuzz/corpus/"$t"/* "$corpus"/ 2>/dev/null || true
   # -max_len: a whole request or a JWKS needs more than libFuzzer's default of 4096.
-  "$build_dir/fuzz/fuzz_$t" "$corpus" -max_total_time="$seconds" -max_len=16384 -timeout=10 \
+  "$build_dir/fuzz/fuzz_$t" "$corpus" -max_total_time="$seconds" -seed="$seed" -max_len=16384 -timeout=10 \
     -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$artifacts" >"$out/$t.log" 2>&1
 }
 
