@@ -13,7 +13,8 @@
 namespace latchkey::server {
 
 namespace {
-std::string quoted(std::string_view s) { return "\"" + std::string(s) + "\""; }
+// The rejected value, escaped: these rules refuse control characters, so it may hold some.
+std::string quoted(std::string_view s) { return "\"" + util::escape_controls(s) + "\""; }
 }  // namespace
 
 std::optional<Problem> check_client_id(std::string_view id) {

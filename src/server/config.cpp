@@ -510,31 +510,6 @@ std::vector<std::pair<std::string, std::string>> process_environment() {
 
 namespace {
 
-// Error messages quote what they were given (a TOML parser's view of the text, a bad value) and are
-// printed as one line: control characters are shown escaped, never raw (a newline in a value would
-// forge a second log line).
-std::string one_line(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (unsigned char ch : text) {
-    if (ch == '\n') {
-      out += "\\n";
-    } else if (ch == '\r') {
-      out += "\\r";
-    } else if (ch == '\t') {
-      out += "\\t";
-    } else if (ch < 0x20 || ch == 0x7f) {
-      static constexpr char kHex[] = "0123456789abcdef";
-      out += "\\x";
-      out += kHex[ch >> 4];
-      out += kHex[ch & 0xf];
-    } else {
-      out += static_cast<char>(ch);
-    }
-  }
-  return out;
-}
-
 std::expected<ServerConfig, std::string> load_config_from(const ConfigSources& sources) {
   ServerConfig config;
   config.dev = sources.flags.dev;
@@ -574,8 +549,10 @@ std::expected<ServerConfig, std::string> load_config_from(const ConfigSources& s
 }  // namespace
 
 std::expected<ServerConfig, std::string> load_config(const ConfigSources& sources) {
+  // Errors quote what they were given (toml++'s view of the text, a bad value) and are printed as
+  // one line: control characters are shown escaped, never raw.
   auto config = load_config_from(sources);
-  if (!config) return std::unexpected(one_line(config.error()));
+  if (!config) return std::unexpected(util::escape_controls(config.error()));
   return config;
 }
 

@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <ctime>
 
+#include "util/strings.h"
+
 namespace latchkey::server {
 
 namespace {
@@ -54,13 +56,8 @@ void append_json_string(std::string& out, std::string_view text) {
   out += '"';
 }
 
-// Text lines stay one line: control characters become '?'.
-std::string one_line(std::string_view text) {
-  std::string out(text);
-  for (auto& c : out)
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
-  return out;
-}
+// Text lines stay one line: control characters are shown escaped.
+std::string one_line(std::string_view text) { return util::escape_controls(text); }
 
 std::string milliseconds_text(std::chrono::nanoseconds duration) {
   char text[32];

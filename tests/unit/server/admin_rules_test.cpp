@@ -50,6 +50,10 @@ TEST(ClientIdRuleTest, PrintableAscii) {
   EXPECT_FALSE(check_client_id("urn:example:client/1"));
   EXPECT_TRUE(check_client_id(""));
   EXPECT_TRUE(check_client_id("has space"));
+  // The refused value is quoted escaped: the CLI's error stays one line.
+  auto control = check_client_id("ab\ncd");
+  ASSERT_TRUE(control);
+  EXPECT_NE(control->what.find("\"ab\\ncd\""), std::string::npos) << control->what;
   EXPECT_TRUE(check_client_id("tab\there"));
   EXPECT_TRUE(check_client_id("caf\xc3\xa9"));
   EXPECT_TRUE(check_client_id(std::string(256, 'a')));

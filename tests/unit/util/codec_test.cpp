@@ -101,3 +101,8 @@ TEST(Secrets, PasswordsUseArgon2id) {
 
 }  // namespace
 }  // namespace latchkey::util
+
+TEST(Strings, EscapeControlsKeepsTextOnOneLine) {
+  EXPECT_EQ(latchkey::util::escape_controls("plain text, caf\xc3\xa9"), "plain text, caf\xc3\xa9");
+  EXPECT_EQ(latchkey::util::escape_controls(std::string("a\nb\rc\td\x07" "e\x7f\0", 11)), "a\\nb\\rc\\td\\x07e\\x7f\\x00");
+}
