@@ -1,5 +1,6 @@
 #include "server/config.h"
 #include "server/commands.h"
+#include "temp_toml.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -13,21 +14,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// A TOML file in a private temp folder, removed at the end of the test.
-class TempToml {
- public:
-  explicit TempToml(const std::string& text) {
-    path_ = fs::temp_directory_path() / ("latchkey-config-test-" + std::to_string(::getpid()) + "-" +
-                                         std::to_string(counter_++) + ".toml");
-    std::ofstream(path_) << text;
-  }
-  ~TempToml() { fs::remove(path_); }
-  std::string path() const { return path_.string(); }
-
- private:
-  static inline int counter_ = 0;
-  fs::path path_;
-};
+using testing::TempToml;
 
 ServerConfig load_ok(const ConfigSources& sources) {
   auto config = load_config(sources);

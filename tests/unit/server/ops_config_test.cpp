@@ -8,26 +8,14 @@
 #include <iterator>
 
 #include "server/config.h"
+#include "temp_toml.h"
 
 namespace latchkey::server {
 namespace {
 
 namespace fs = std::filesystem;
 
-class TempToml {
- public:
-  explicit TempToml(const std::string& text) {
-    path_ = fs::temp_directory_path() / ("latchkey-ops-config-" + std::to_string(::getpid()) + "-" +
-                                         std::to_string(counter_++) + ".toml");
-    std::ofstream(path_) << text;
-  }
-  ~TempToml() { fs::remove(path_); }
-  std::string path() const { return path_.string(); }
-
- private:
-  static inline int counter_ = 0;
-  fs::path path_;
-};
+using testing::TempToml;
 
 std::expected<ServerConfig, std::string> load_text(const std::string& toml) {
   TempToml file(toml);
