@@ -12,6 +12,8 @@
 #include <random>
 #include <stdexcept>
 #include <thread>
+
+#include <sched.h>
 #include <vector>
 
 #include <boost/asio/dispatch.hpp>
@@ -558,8 +560,24 @@ std::expected<void, std::string> Server::reload_tls() {
   }
 }
 
+namespace {
+
+// The CPUs this process may run on (taskset, cpusets), not the machine's: a server pinned to one
+// core runs best with one thread, and more threads there only contend on locks and the database.
+unsigned usable_cpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+    int n = CPU_COUNT(&set);
+    if (n > 0) return static_cast<unsigned>(n);
+  }
+  return std::thread::hardware_concurrency();
+}
+
+}  // namespace
+
 void Server::run() {
-  unsigned n = impl_->options.threads ? impl_->options.threads : std::thread::hardware_concurrency();
+  unsigned n = impl_->options.threads ? impl_->options.threads : usable_cpus();
   n = std::max(1u, n);
   std::vector<std::thread> pool;
   pool.reserve(n - 1);

@@ -42,7 +42,7 @@ struct TlsFiles {
 struct ServerOptions {
   std::string host = "127.0.0.1";  // an IP literal, v4 or v6 (without brackets)
   std::uint16_t port = 8080;       // 0: the system picks one; see Server::port()
-  unsigned threads = 0;            // 0: std::thread::hardware_concurrency()
+  unsigned threads = 0;            // 0: one per CPU this process may run on
   std::size_t max_header_bytes = 8 * 1024;  // over it: 431 and close
   std::size_t max_body_bytes = 64 * 1024;   // over it: 413 and close
   std::chrono::seconds read_timeout{15};    // a request (or a response write) must finish in this

@@ -3,8 +3,11 @@
 #include <openssl/core_names.h>
 #include <openssl/objects.h>
 #include <openssl/pem.h>
+#include <openssl/rsa.h>
 
 #include <array>
+#include <mutex>
+#include <vector>
 #include <span>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -276,19 +279,53 @@ std::string SigningKeyPair::thumbprint() const {
   return *t;
 }
 
+namespace detail {
+
+// Idle EVP_PKEY_CTXs for one key, each already through EVP_PKEY_sign_init. A context is used by one
+// thread at a time (OpenSSL contexts are not thread-safe); the key itself is shared read-only.
+struct SignerPool {
+  std::mutex mutex;
+  std::vector<PkeyCtx> idle;
+};
+
+}  // namespace detail
+
+SigningKeyPair::SigningKeyPair(KeyHandle key, Algorithm alg)
+    : key_(std::move(key)), alg_(alg), signers_(std::make_shared<detail::SignerPool>()) {}
+
 std::string SigningKeyPair::sign(std::string_view signing_input) const {
-  MdCtx ctx(EVP_MD_CTX_new());
+  PkeyCtx ctx;
+  {
+    std::lock_guard lock(signers_->mutex);
+    if (!signers_->idle.empty()) {
+      ctx = std::move(signers_->idle.back());
+      signers_->idle.pop_back();
+    }
+  }
+  if (!ctx) {
+    ctx.reset(EVP_PKEY_CTX_new_from_pkey(nullptr, key_.get(), nullptr));
+    if (!ctx || EVP_PKEY_sign_init(ctx.get()) != 1 ||
+        EVP_PKEY_CTX_set_signature_md(ctx.get(), util::sha256_md()) != 1 ||
+        (alg_ == Algorithm::RS256 && EVP_PKEY_CTX_set_rsa_padding(ctx.get(), RSA_PKCS1_PADDING) != 1)) {
+      throw std::runtime_error("signing failed: " + take_openssl_errors());
+    }
+  }
+  // Both algorithms sign SHA-256(signing input) (RFC 7518 §3.3, §3.4).
+  const std::string digest = util::sha256(signing_input);
   std::size_t size = 0;
-  if (!ctx || EVP_DigestSignInit(ctx.get(), nullptr, EVP_sha256(), nullptr, key_.get()) != 1 ||
-      EVP_DigestSign(ctx.get(), nullptr, &size, bytes(signing_input), signing_input.size()) != 1) {
+  if (EVP_PKEY_sign(ctx.get(), nullptr, &size, bytes(digest), digest.size()) != 1) {
     throw std::runtime_error("signing failed: " + take_openssl_errors());
   }
   std::string signature(size, '\0');
-  if (EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(signature.data()), &size, bytes(signing_input),
-                     signing_input.size()) != 1) {
+  if (EVP_PKEY_sign(ctx.get(), reinterpret_cast<unsigned char*>(signature.data()), &size, bytes(digest),
+                    digest.size()) != 1) {
     throw std::runtime_error("signing failed: " + take_openssl_errors());
   }
   signature.resize(size);
+  {
+    std::lock_guard lock(signers_->mutex);
+    if (signers_->idle.size() < 64) signers_->idle.push_back(std::move(ctx));
+  }
   if (alg_ == Algorithm::RS256) return signature;
 
   // OpenSSL gives ECDSA signatures DER-encoded; JWS wants R and S as two fixed 32-byte

@@ -11,11 +11,18 @@
 
 namespace latchkey::util {
 
+const EVP_MD* sha256_md() {
+  // Fetched once: EVP_sha256() makes OpenSSL 3 look the implementation up in its provider store
+  // (locks and hash tables) on every digest, which cost more than hashing a token.
+  static EVP_MD* const fetched = EVP_MD_fetch(nullptr, "SHA2-256", nullptr);
+  return fetched != nullptr ? fetched : EVP_sha256();
+}
+
 std::string sha256(std::string_view data) {
   std::string out(32, '\0');
   unsigned int len = 0;
-  if (EVP_Digest(data.data(), data.size(), reinterpret_cast<unsigned char*>(out.data()), &len,
-                 EVP_sha256(), nullptr) != 1)
+  if (EVP_Digest(data.data(), data.size(), reinterpret_cast<unsigned char*>(out.data()), &len, sha256_md(),
+                 nullptr) != 1)
     throw std::runtime_error("sha256 failed");
   return out;
 }
@@ -25,7 +32,7 @@ std::string secret_hash(std::string_view secret) { return base64url_encode(sha25
 std::string hmac_sha256(std::string_view key, std::string_view data) {
   std::string out(32, '\0');
   unsigned int len = 0;
-  if (!HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+  if (!HMAC(sha256_md(), key.data(), static_cast<int>(key.size()),
             reinterpret_cast<const unsigned char*>(data.data()), data.size(),
             reinterpret_cast<unsigned char*>(out.data()), &len))
     throw std::runtime_error("hmac failed");

@@ -1,9 +1,14 @@
 #pragma once
 // Hashing and comparison primitives, all from OpenSSL/libsodium.
+#include <openssl/types.h>
+
 #include <string>
 #include <string_view>
 
 namespace latchkey::util {
+
+// SHA-256 fetched from OpenSSL's provider once per process (see crypto.cpp).
+const EVP_MD* sha256_md();
 
 std::string sha256(std::string_view data);  // 32 raw bytes
 // Stored form of a bearer secret (code, refresh token, session id): base64url(SHA-256).

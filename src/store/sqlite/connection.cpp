@@ -73,7 +73,7 @@ Connection::~Connection() {
 }
 
 Statement Connection::prepare(const char* sql, const char* what) {
-  auto it = cache_.find(sql);
+  auto it = cache_.find(std::string_view(sql));
   if (it == cache_.end()) {
     sqlite3_stmt* stmt = nullptr;
     int rc = sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 
 namespace latchkey::store::sqlite {
@@ -35,7 +36,12 @@ class Connection {
  private:
   sqlite3* db_ = nullptr;
   std::string path_;
-  std::unordered_map<std::string, sqlite3_stmt*> cache_;
+  // Looked up by string_view (no allocation per statement); keys own their copy of the SQL.
+  struct SqlHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view sql) const { return std::hash<std::string_view>{}(sql); }
+  };
+  std::unordered_map<std::string, sqlite3_stmt*, SqlHash, std::equal_to<>> cache_;
 };
 
 class Statement {

@@ -2,9 +2,12 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <limits>
 #include <mutex>
+#include <thread>
 #include <vector>
 
 #include "store/sql_columns.h"
@@ -161,6 +164,63 @@ struct SqliteStore::Impl {
   // Once the schema was seen current it stays current (migrations only add versions).
   std::atomic<bool> schema_current{false};
 
+  // ---- WAL checkpoints off the request path ----
+  // By default SQLite checkpoints inside the commit that takes the WAL past 1000 pages: that call
+  // copies the changed pages into the database file and fsyncs it, milliseconds during which the
+  // request (and any request queued behind it on the thread) waits. Instead every pooled
+  // connection's WAL hook (which replaces the automatic checkpoint) wakes one background thread,
+  // which checkpoints PASSIVE (never blocking readers or writers) on a connection of its own.
+  static constexpr int kCheckpointPages = 1000;  // SQLite's own default threshold
+  static constexpr std::chrono::milliseconds kCheckpointSpacing{50};
+  std::mutex checkpoint_mutex;
+  std::condition_variable checkpoint_wake;
+  std::atomic<bool> checkpoint_wanted{false};
+  bool stopping = false;     // guarded by checkpoint_mutex
+  std::thread checkpointer;  // started by the first checkpoint wanted
+
+  ~Impl() {
+    {
+      std::lock_guard lock(checkpoint_mutex);
+      stopping = true;
+    }
+    checkpoint_wake.notify_one();
+    if (checkpointer.joinable()) checkpointer.join();
+  }
+
+  static int on_wal_commit(void* self, sqlite3*, const char*, int wal_pages) {
+    if (wal_pages >= kCheckpointPages) static_cast<Impl*>(self)->request_checkpoint();
+    return SQLITE_OK;
+  }
+
+  void request_checkpoint() {
+    if (checkpoint_wanted.exchange(true)) return;  // one wake-up per checkpoint, not per commit
+    std::lock_guard lock(checkpoint_mutex);
+    if (stopping) return;
+    if (!checkpointer.joinable()) checkpointer = std::thread([this] { run_checkpoints(); });
+    checkpoint_wake.notify_one();
+  }
+
+  void run_checkpoints() {
+    std::unique_ptr<Connection> own;
+    std::unique_lock lock(checkpoint_mutex);
+    while (true) {
+      checkpoint_wake.wait(lock, [this] { return stopping || checkpoint_wanted.load(); });
+      if (stopping) return;
+      lock.unlock();
+      checkpoint_wanted.store(false);
+      try {
+        if (!own) own = std::make_unique<Connection>(path, options.busy_timeout, options.synchronous_full);
+        // Busy or failing: the WAL only grows until the next wake-up; commits are unaffected.
+        sqlite3_wal_checkpoint_v2(own->handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+      } catch (const std::exception&) {
+        own.reset();
+      }
+      lock.lock();
+      // Until a writer restarts the WAL, every commit still reports it long: space the checkpoints.
+      checkpoint_wake.wait_for(lock, kCheckpointSpacing, [this] { return stopping; });
+    }
+  }
+
   // A connection borrowed for one call; returned to the pool unless a transaction was left open.
   class Lease {
    public:
@@ -197,6 +257,7 @@ struct SqliteStore::Impl {
       }
     }
     auto connection = std::make_unique<Connection>(path, options.busy_timeout, options.synchronous_full);
+    sqlite3_wal_hook(connection->handle(), &Impl::on_wal_commit, this);
     opened_total.fetch_add(1, std::memory_order_relaxed);
     return Lease(*this, std::move(connection));
   }

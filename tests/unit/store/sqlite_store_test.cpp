@@ -3,6 +3,8 @@
 #include <gmock/gmock.h>
 #include <sqlite3.h>
 
+#include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <thread>
 #include <vector>
@@ -276,6 +278,26 @@ TEST_F(SqliteStoreTest, DataSurvivesReopening) {
   auto store = SqliteStore::open(path());
   EXPECT_TRUE(store->find_client("c-1"));
   EXPECT_EQ(store->consume_code("code", 2).outcome, ConsumeOutcome::already_used);
+}
+
+TEST_F(SqliteStoreTest, TheWalIsCheckpointedIntoTheDatabaseFileInTheBackground) {
+  auto store = SqliteStore::open(path());
+  store->migrate();
+  const auto main_file_size = [&] { return std::filesystem::file_size(path()); };
+  const auto before = main_file_size();
+  // About 1,600 pages of WAL: past the 1,000-page threshold. The store's WAL hook replaces
+  // SQLite's automatic checkpoint, so only the background checkpointer can move these pages into
+  // the database file; without it the file would stay at its schema size forever.
+  const std::string big(64 * 1024, 'x');
+  for (int i = 0; i < 100; ++i) {
+    store->put_interaction(Interaction{"i-" + std::to_string(i), "b", big, 1, 2});
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (main_file_size() < before + 4 * 1024 * 1024 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_GE(main_file_size(), before + 4 * 1024 * 1024);
+  EXPECT_EQ(store->find_interaction("i-99", 1)->request_json.size(), big.size());
 }
 
 TEST_F(SqliteStoreTest, UsesWalJournalAndJsonListColumns) {
