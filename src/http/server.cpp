@@ -17,6 +17,7 @@
 #include <vector>
 
 #include <boost/asio/dispatch.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -109,6 +110,8 @@ struct Server::Impl {
   std::shared_ptr<ssl::context> tls_context;
 
   asio::io_context ioc;
+  // Requests options.is_slow picks run here (run() creates it), not on the I/O threads.
+  std::unique_ptr<asio::thread_pool> slow_pool;
   tcp::acceptor acceptor{asio::make_strand(ioc)};
   asio::signal_set signals{ioc};
   asio::signal_set reload_signals{ioc};
@@ -268,16 +271,36 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     auto neutral = to_oauth_request(request, peer_address_);
     if (!neutral) return reject(400);
     apply_forwarding(*neutral);
-    BeastResponse response;
+    if (server_.slow_pool && server_.options.is_slow && server_.options.is_slow(*neutral)) {
+      // A password check (Argon2id, tens of ms of CPU) runs on the slow pool, so that the I/O
+      // threads keep answering everyone else meanwhile; the answer is written from this session's
+      // executor as usual.
+      asio::post(*server_.slow_pool, [self = this->shared_from_this(), neutral = std::move(*neutral), version,
+                                      keep_alive, head]() mutable {
+        auto response = self->call_handler(neutral, version, keep_alive);
+        auto executor = self->stream_.get_executor();
+        asio::post(executor, [self = std::move(self), neutral = std::move(neutral), response = std::move(response),
+                              keep_alive, head]() mutable {
+          self->respond(neutral, std::move(response), keep_alive, head);
+        });
+      });
+      return;
+    }
+    respond(*neutral, call_handler(*neutral, version, keep_alive), keep_alive, head);
+  }
+
+  BeastResponse call_handler(const oauth::Request& neutral, unsigned version, bool keep_alive) {
     try {
-      response = to_beast_response(server_.handler(*neutral), version, keep_alive);
+      return to_beast_response(server_.handler(neutral), version, keep_alive);
     } catch (const std::exception& e) {
       server_.log("error", std::string("handler failed: ") + e.what());
-      response = plain_response(500, version, keep_alive);
     } catch (...) {
       server_.log("error", "handler failed with an unknown exception");
-      response = plain_response(500, version, keep_alive);
     }
+    return plain_response(500, version, keep_alive);
+  }
+
+  void respond(const oauth::Request& neutral, BeastResponse response, bool keep_alive, bool head) {
     if (head) {
       // RFC 9110 §9.3.2: the same headers as GET, no content.
       auto length = response.body().size();
@@ -285,7 +308,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
       response.content_length(length);
     }
     response.set("X-Request-Id", request_id_);
-    report(neutral->method, neutral->path, response.result_int());
+    report(neutral.method, neutral.path, response.result_int());
     write(std::move(response), !keep_alive, false);
   }
 
@@ -579,11 +602,16 @@ unsigned usable_cpus() {
 void Server::run() {
   unsigned n = impl_->options.threads ? impl_->options.threads : usable_cpus();
   n = std::max(1u, n);
+  if (impl_->options.is_slow) {
+    unsigned slow = impl_->options.slow_threads ? impl_->options.slow_threads : usable_cpus();
+    impl_->slow_pool = std::make_unique<asio::thread_pool>(std::max(1u, slow));
+  }
   std::vector<std::thread> pool;
   pool.reserve(n - 1);
   for (unsigned i = 1; i < n; ++i) pool.emplace_back([this] { impl_->ioc.run(); });
   impl_->ioc.run();
   for (auto& t : pool) t.join();
+  if (impl_->slow_pool) impl_->slow_pool->join();  // a hash in progress finishes; its answer is dropped
 }
 
 void Server::stop() {

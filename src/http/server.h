@@ -57,6 +57,12 @@ struct ServerOptions {
   // X-Request-Id) are believed. From anyone else those headers are removed before the handler.
   std::vector<std::string> trusted_proxies;
 
+  // Requests for which this says true (password checks: tens of ms of CPU each) are handled on a
+  // pool of slow_threads threads (0: one per CPU this process may run on) instead of the I/O
+  // threads, so that one login never holds up the requests queued behind it.
+  std::function<bool(const oauth::Request&)> is_slow;
+  unsigned slow_threads = 0;
+
   // Called once per answered request (on the thread that served it; must not block for long).
   std::function<void(const RequestRecord&)> on_request;
   // The adapter's own messages ("warn", "accept failed: ..."); stderr when unset.

@@ -14,6 +14,10 @@
 
 namespace latchkey::oauth {
 
+// True for the requests that may verify a password (the POST of the login form): Argon2id costs
+// tens of milliseconds of CPU, so an adapter can run them apart from the quick requests.
+bool checks_password(const Request& request);
+
 class Provider {
  public:
   Provider(ProviderConfig config, store::Store& store, KeyRing& keys, const util::Clock& clock,

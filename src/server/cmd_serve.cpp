@@ -82,6 +82,7 @@ int serve(const CommonFlags& flags) {
   mallopt(M_TRIM_THRESHOLD, 8 << 20);
 #endif
   http::ServerOptions options;
+  options.is_slow = oauth::checks_password;
   options.host = config.listen.host;
   options.port = config.listen.port;
   options.threads = config.threads;

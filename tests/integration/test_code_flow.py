@@ -809,6 +809,49 @@ class CodeFlowTest(unittest.TestCase):
         self.assertEqual(reply.status, 404)
 
 
+class SlowRequestsTest(unittest.TestCase):
+    """Password checks (Argon2id, tens of ms of CPU each) run on a pool of their own: with a single
+    I/O thread, a quick request sent while a dozen logins are hashing is answered before most of
+    them. Without the pool it would queue behind every login that arrived before it."""
+
+    def test_quick_requests_are_answered_while_logins_hash(self):
+        server = harness.Server()
+        server.env["LATCHKEY_SERVER_THREADS"] = "1"
+        server.start()
+        try:
+            n = 12
+            flows, pages = [], []
+            for _ in range(n):
+                flow = Flow(self, server)
+                reply = flow.authorize(server.public, "http://127.0.0.1/callback")
+                pages.append(flow.get_page(reply.location))
+                flows.append(flow)
+            order: list[tuple[str, int]] = []
+            lock = threading.Lock()
+
+            def login(i: int) -> None:
+                reply = flows[i].login(pages[i])
+                with lock:
+                    order.append(("login", reply.status))
+
+            threads = [threading.Thread(target=login, args=(i,)) for i in range(n)]
+            for t in threads:
+                t.start()
+            time.sleep(0.05)  # the logins are on the wire (not a timing assertion: only the order is checked)
+            quick = server.http().get("/jwks")
+            with lock:
+                order.append(("jwks", quick.status))
+            for t in threads:
+                t.join()
+            self.assertEqual(quick.status, 200)
+            self.assertEqual([status for kind, status in order if kind == "login"], [303] * n, order)
+            position = [kind for kind, _ in order].index("jwks")
+            self.assertLess(position, n // 2, f"the quick request waited for {position} of {n} logins: {order}")
+        finally:
+            server.stop()
+            server.cleanup()
+
+
 class ShutdownTest(unittest.TestCase):
     """SIGTERM ends the server promptly with exit code 0, even with idle and half-sent connections."""
 
