@@ -58,10 +58,19 @@ GrantResult grant_authorization_code(Context& ctx, const util::Params& form, con
 
   store::Grant grant{c.grant_id, c.client_id, c.user_id, c.scopes, c.audiences, c.nonce,
                      c.auth_time, now, now + ctx.config.refresh_token_ttl, 0};
-  ctx.store.put_grant(grant);
+  std::optional<std::string> refresh_token;
+  if (should_issue_refresh_token(auth.client, c.scopes)) {
+    // The grant and its first refresh token are stored together: one commit, not two.
+    refresh_token = ctx.random.token(32);
+    ctx.store.put_grant_and_refresh_token(
+        grant, store::RefreshToken{util::secret_hash(*refresh_token), grant.id, now,
+                                   refresh_token_expiry(ctx.config, now, grant.expires_at), 0});
+  } else {
+    ctx.store.put_grant(grant);
+  }
 
   TokenSubject subject{auth.client, &*user, c.grant_id, c.scopes, c.audiences, c.nonce, c.auth_time,
-                       should_issue_refresh_token(auth.client, c.scopes), grant.expires_at, std::nullopt};
+                       refresh_token.has_value(), grant.expires_at, std::move(refresh_token)};
   return token_response_body(issue_tokens(ctx, subject));
 }
 

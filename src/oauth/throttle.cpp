@@ -1,6 +1,7 @@
 #include "oauth/throttle.h"
 
 #include <algorithm>
+#include <vector>
 
 #include "util/base64url.h"
 #include "util/crypto.h"
@@ -14,12 +15,20 @@ ThrottleKey throttle_key(std::string_view kind, std::string_view value, const st
 
 std::int64_t throttle_wait(Context& ctx, std::initializer_list<const ThrottleKey*> keys) {
   const auto now = ctx.clock.now();
+  std::vector<const ThrottleKey*> present;
+  for (const ThrottleKey* k : keys)
+    if (!k->key.empty()) present.push_back(k);
+  std::vector<store::ThrottleState> states;
+  if (present.size() == 2) {
+    auto both = ctx.store.find_throttles(present[0]->key, present[1]->key);
+    states.assign(both.begin(), both.end());
+  } else {
+    for (const ThrottleKey* k : present) states.push_back(ctx.store.find_throttle(k->key));
+  }
   std::int64_t wait = 0;
-  for (const ThrottleKey* k : keys) {
-    if (k->key.empty()) continue;
-    auto state = ctx.store.find_throttle(k->key);
-    k->has_failures = state.failures > 0;
-    wait = std::max(wait, state.locked_until - now);
+  for (std::size_t i = 0; i < present.size(); ++i) {
+    present[i]->has_failures = states[i].failures > 0;
+    wait = std::max(wait, states[i].locked_until - now);
   }
   return wait;
 }

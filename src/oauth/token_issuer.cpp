@@ -103,8 +103,8 @@ IssuedTokens issue_tokens(Context& ctx, const TokenSubject& s) {
     out.id_token = jose::sign_jwt(key.key, key.kid, "JWT", id);
   }
 
-  if (s.rotated_refresh_token) {
-    out.refresh_token = *s.rotated_refresh_token;
+  if (s.stored_refresh_token) {
+    out.refresh_token = *s.stored_refresh_token;
   } else if (s.issue_refresh_token && !s.grant_id.empty()) {
     std::string token = ctx.random.token(32);
     ctx.store.put_refresh_token(store::RefreshToken{util::secret_hash(token), s.grant_id, now,

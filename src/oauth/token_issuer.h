@@ -21,9 +21,9 @@ struct TokenSubject {
   std::int64_t auth_time = 0;
   bool issue_refresh_token = false;
   std::int64_t refresh_expires_at = 0;  // absolute end of the grant's refresh tokens
-  // A refresh token already stored by the caller (rotation stores it atomically with the old
-  // token's retirement); returned as is instead of minting one.
-  std::optional<std::string> rotated_refresh_token;
+  // A refresh token the caller already stored (rotation stores it with the old token's
+  // retirement, a redeemed code with its grant: one commit each); returned as is, none minted.
+  std::optional<std::string> stored_refresh_token;
 };
 
 struct IssuedTokens {

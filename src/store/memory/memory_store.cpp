@@ -191,6 +191,13 @@ void MemoryStore::put_grant(const Grant& g) {
   insert_new(grants_, g.id, g, "grant");
 }
 
+void MemoryStore::put_grant_and_refresh_token(const Grant& g, const RefreshToken& t) {
+  std::lock_guard lock(mutex_);
+  if (refresh_tokens_.contains(t.token_hash)) throw StoreError("refresh token already exists");
+  insert_new(grants_, g.id, g, "grant");
+  insert_new(refresh_tokens_, t.token_hash, t, "refresh token");
+}
+
 std::optional<Grant> MemoryStore::find_grant(const std::string& id) {
   std::lock_guard lock(mutex_);
   return find_copy(grants_, id);

@@ -835,11 +835,29 @@ ConsumeResult PostgresStore::consume_code(const std::string& code_hash, Timestam
 
 // ---- grants and tokens ----
 
+namespace {
+
+void insert_grant(Connection& c, const Grant& g) {
+  insert(c, grant_sql::kInsert, "grant '" + g.id + "' already exists", {}, g.id, g.client_id, g.user_id,
+         encode_string_list(g.scopes), encode_string_list(g.audiences), g.nonce, g.auth_time, g.created_at,
+         g.expires_at, g.revoked_at);
+}
+
+void insert_refresh_token(Connection& c, const RefreshToken& t) {
+  insert(c, grant_sql::kInsertRefresh, "refresh token already exists", {}, t.token_hash, t.grant_id, t.created_at,
+         t.expires_at, t.used_at);
+}
+
+}  // namespace
+
 void PostgresStore::put_grant(const Grant& g) {
-  impl_->run([&](Connection& c) {
-    insert(c, grant_sql::kInsert, "grant '" + g.id + "' already exists", {}, g.id, g.client_id, g.user_id,
-           encode_string_list(g.scopes), encode_string_list(g.audiences), g.nonce, g.auth_time, g.created_at,
-           g.expires_at, g.revoked_at);
+  impl_->run([&](Connection& c) { insert_grant(c, g); });
+}
+
+void PostgresStore::put_grant_and_refresh_token(const Grant& g, const RefreshToken& t) {
+  impl_->transaction(Isolation::read_committed, [&](Connection& c) {
+    insert_grant(c, g);
+    insert_refresh_token(c, t);
   });
 }
 
@@ -852,10 +870,7 @@ bool PostgresStore::revoke_grant(const std::string& id, Timestamp now) {
 }
 
 void PostgresStore::put_refresh_token(const RefreshToken& t) {
-  impl_->run([&](Connection& c) {
-    insert(c, grant_sql::kInsertRefresh, "refresh token already exists", {}, t.token_hash, t.grant_id, t.created_at,
-           t.expires_at, t.used_at);
-  });
+  impl_->run([&](Connection& c) { insert_refresh_token(c, t); });
 }
 
 std::optional<RefreshToken> PostgresStore::find_refresh_token(const std::string& token_hash) {

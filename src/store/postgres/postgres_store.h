@@ -104,6 +104,7 @@ class PostgresStore final : public Store {
   ConsumeResult consume_code(const std::string& code_hash, Timestamp now) override;
 
   void put_grant(const Grant& g) override;
+  void put_grant_and_refresh_token(const Grant& g, const RefreshToken& t) override;
   std::optional<Grant> find_grant(const std::string& id) override;
   bool revoke_grant(const std::string& id, Timestamp now) override;
   void put_refresh_token(const RefreshToken& t) override;

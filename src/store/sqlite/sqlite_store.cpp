@@ -641,10 +641,11 @@ ConsumeResult SqliteStore::consume_code(const std::string& code_hash, Timestamp 
 
 // ---- grants and tokens ----
 
-void SqliteStore::put_grant(const Grant& g) {
-  auto c = impl_->ready();
-  c->prepare("INSERT INTO grants (" LK_GRANT_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-             "insert grant")
+namespace {
+
+void insert_grant(Connection& c, const Grant& g) {
+  c.prepare("INSERT INTO grants (" LK_GRANT_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            "insert grant")
       .bind(1, g.id)
       .bind(2, g.client_id)
       .bind(3, g.user_id)
@@ -656,6 +657,31 @@ void SqliteStore::put_grant(const Grant& g) {
       .bind(9, g.expires_at)
       .bind(10, g.revoked_at)
       .insert("grant '" + g.id + "' already exists");
+}
+
+void insert_refresh_token(Connection& c, const RefreshToken& t, const char* what) {
+  c.prepare("INSERT INTO refresh_tokens (" LK_REFRESH_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5)", what)
+      .bind(1, t.token_hash)
+      .bind(2, t.grant_id)
+      .bind(3, t.created_at)
+      .bind(4, t.expires_at)
+      .bind(5, t.used_at)
+      .insert("refresh token already exists");
+}
+
+}  // namespace
+
+void SqliteStore::put_grant(const Grant& g) {
+  auto c = impl_->ready();
+  insert_grant(*c, g);
+}
+
+void SqliteStore::put_grant_and_refresh_token(const Grant& g, const RefreshToken& t) {
+  auto c = impl_->ready();
+  Transaction tx(*c);
+  insert_grant(*c, g);
+  insert_refresh_token(*c, t, "insert refresh token");
+  tx.commit();
 }
 
 std::optional<Grant> SqliteStore::find_grant(const std::string& id) {
@@ -694,14 +720,7 @@ bool SqliteStore::revoke_grant(const std::string& id, Timestamp now) {
 
 void SqliteStore::put_refresh_token(const RefreshToken& t) {
   auto c = impl_->ready();
-  c->prepare("INSERT INTO refresh_tokens (" LK_REFRESH_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5)",
-             "insert refresh token")
-      .bind(1, t.token_hash)
-      .bind(2, t.grant_id)
-      .bind(3, t.created_at)
-      .bind(4, t.expires_at)
-      .bind(5, t.used_at)
-      .insert("refresh token already exists");
+  insert_refresh_token(*c, t, "insert refresh token");
 }
 
 std::optional<RefreshToken> SqliteStore::find_refresh_token(const std::string& token_hash) {
@@ -744,14 +763,7 @@ RotateResult SqliteStore::rotate_refresh_token(const std::string& old_hash, cons
     return {RotateOutcome::not_found, std::nullopt};
   }
   // A clash of `next` throws and rolls back the UPDATE too: the old token stays live.
-  c->prepare("INSERT INTO refresh_tokens (" LK_REFRESH_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5)",
-             "insert rotated refresh token")
-      .bind(1, next.token_hash)
-      .bind(2, next.grant_id)
-      .bind(3, next.created_at)
-      .bind(4, next.expires_at)
-      .bind(5, next.used_at)
-      .insert("refresh token already exists");
+  insert_refresh_token(*c, next, "insert rotated refresh token");
   tx.commit();
   return {RotateOutcome::rotated, std::move(old)};
 }
@@ -934,6 +946,21 @@ std::optional<ThrottleState> read_throttle(Connection& c, const std::string& key
 ThrottleState SqliteStore::find_throttle(const std::string& key) {
   auto c = impl_->ready();
   return read_throttle(*c, key).value_or(ThrottleState{});
+}
+
+std::array<ThrottleState, 2> SqliteStore::find_throttles(const std::string& first, const std::string& second) {
+  auto c = impl_->ready();
+  auto s = c->prepare("SELECT key, failures, last_failure_at, locked_until FROM throttles WHERE key IN (?1, ?2)",
+                      "find throttles");
+  s.bind(1, first).bind(2, second);
+  std::array<ThrottleState, 2> states{};
+  while (s.step()) {
+    ThrottleState state{s.integer(1), s.integer(2), s.integer(3)};
+    const std::string key = s.text(0);
+    if (key == first) states[0] = state;
+    if (key == second) states[1] = state;
+  }
+  return states;
 }
 
 ThrottleState SqliteStore::record_throttle_failure(const std::string& key, Timestamp now, const ThrottleRule& rule) {

@@ -95,6 +95,7 @@ class SqliteStore final : public Store {
   ConsumeResult consume_code(const std::string& code_hash, Timestamp now) override;
 
   void put_grant(const Grant& g) override;
+  void put_grant_and_refresh_token(const Grant& g, const RefreshToken& t) override;
   std::optional<Grant> find_grant(const std::string& id) override;
   bool revoke_grant(const std::string& id, Timestamp now) override;
   void put_refresh_token(const RefreshToken& t) override;
@@ -119,6 +120,7 @@ class SqliteStore final : public Store {
   bool delete_key(const std::string& kid) override;
 
   ThrottleState find_throttle(const std::string& key) override;
+  std::array<ThrottleState, 2> find_throttles(const std::string& first, const std::string& second) override;
   ThrottleState record_throttle_failure(const std::string& key, Timestamp now, const ThrottleRule& rule) override;
   void clear_throttle(const std::string& key) override;
 

@@ -471,6 +471,23 @@ RefreshToken live_refresh(const std::string& hash, const std::string& grant_id =
           .used_at = 0};
 }
 
+TEST_P(StoreTest, AGrantAndItsFirstRefreshTokenAreStoredTogetherOrNotAtAll) {
+  store().put_grant_and_refresh_token(sample_grant("grant-1"), live_refresh("rt-1", "grant-1"));
+  ASSERT_TRUE(same_data().find_grant("grant-1"));
+  ASSERT_TRUE(same_data().find_refresh_token("rt-1"));
+  EXPECT_EQ(fields(*same_data().find_refresh_token("rt-1")), fields(live_refresh("rt-1", "grant-1")));
+
+  // A clash of the refresh token leaves no grant behind.
+  EXPECT_THROW(store().put_grant_and_refresh_token(sample_grant("grant-2"), live_refresh("rt-1", "grant-2")),
+               StoreError);
+  EXPECT_FALSE(same_data().find_grant("grant-2"));
+  EXPECT_EQ(same_data().find_refresh_token("rt-1")->grant_id, "grant-1");
+  // A clash of the grant stores no refresh token.
+  EXPECT_THROW(store().put_grant_and_refresh_token(sample_grant("grant-1"), live_refresh("rt-9", "grant-1")),
+               StoreError);
+  EXPECT_FALSE(same_data().find_refresh_token("rt-9"));
+}
+
 TEST_P(StoreTest, RotateLiveRefreshTokenMarksItUsedAndStoresTheNext) {
   RefreshToken old = live_refresh("rt-1");
   store().put_refresh_token(old);

@@ -21,6 +21,26 @@ TEST_P(ThrottleStoreTest, UnknownKeyHasNoFailuresAndNoLock) {
   EXPECT_EQ(s.locked_until, 0);
 }
 
+TEST_P(ThrottleStoreTest, TwoKeysAreReadAtOnceEachWithItsOwnState) {
+  store().record_throttle_failure("client:a", 1000, kRule);
+  store().record_throttle_failure("client:a", 1001, kRule);
+  store().record_throttle_failure("client:a", 1002, kRule);  // locked
+  store().record_throttle_failure("client-addr:192.0.2.1", 1003, kRule);
+  auto both = same_data().find_throttles("client:a", "client-addr:192.0.2.1");
+  EXPECT_EQ(both[0].failures, 3);
+  EXPECT_EQ(both[0].locked_until, 1004);
+  EXPECT_EQ(both[1].failures, 1);
+  EXPECT_EQ(both[1].last_failure_at, 1003);
+  EXPECT_EQ(both[1].locked_until, 0);
+  // Order follows the arguments; an unknown key reads as zero; a key asked twice gets its state twice.
+  auto swapped = store().find_throttles("client:nobody", "client:a");
+  EXPECT_EQ(swapped[0].failures, 0);
+  EXPECT_EQ(swapped[1].failures, 3);
+  auto twice = store().find_throttles("client:a", "client:a");
+  EXPECT_EQ(twice[0].failures, 3);
+  EXPECT_EQ(twice[1].failures, 3);
+}
+
 TEST_P(ThrottleStoreTest, LocksAfterMaxFailuresAndDoublesUpToTheCap) {
   const std::string key = "login-user:alice";
   EXPECT_EQ(store().record_throttle_failure(key, 1000, kRule).locked_until, 0);
