@@ -250,6 +250,53 @@ TEST_F(SqliteStoreTest, UpgradeFromVersion4ToVersion5IndexesTheExpiryColumnsAndK
   EXPECT_EQ(store->find_access_token("at-other")->revoked_at, 0);
 }
 
+TEST_F(SqliteStoreTest, UpgradeFromVersion5ToVersion6KeepsGrantsAndRefreshTokensWithoutTheirRowids) {
+  ASSERT_GE(SqliteStore::latest_schema_version(), 6);
+  SqliteStore::open(path())->migrate_to(5);
+  {
+    RawConnection raw(path());
+    raw.exec(R"sql(
+      INSERT INTO grants VALUES ('g-1', 'c-1', 'u-1', '["openid"]', '[]', 'n', 100, 100, 9000, 0);
+      INSERT INTO grants VALUES ('g-2', 'c-1', 'u-1', '[]', '[]', '', 100, 100, 9000, 150);
+      INSERT INTO refresh_tokens VALUES ('rt-1', 'g-1', 100, 5000, 0);
+      INSERT INTO refresh_tokens VALUES ('rt-2', 'g-1', 100, 5000, 120);
+    )sql");
+  }
+  auto store = SqliteStore::open(path());
+  store->migrate();
+  EXPECT_EQ(store->schema_version(), 6);
+  // Every row and column came across.
+  auto g1 = store->find_grant("g-1");
+  ASSERT_TRUE(g1);
+  EXPECT_EQ(g1->scopes, std::vector<std::string>{"openid"});
+  EXPECT_EQ(g1->nonce, "n");
+  EXPECT_EQ(g1->expires_at, 9000);
+  EXPECT_EQ(store->find_grant("g-2")->revoked_at, 150);
+  EXPECT_EQ(store->find_refresh_token("rt-2")->used_at, 120);
+  // The old rows still work: rotation, reuse detection, revocation of the grant.
+  EXPECT_EQ(store->rotate_refresh_token("rt-1", {.token_hash = "rt-3", .grant_id = "g-1", .created_at = 200,
+                                                .expires_at = 5000, .used_at = 0}, 200).outcome,
+            RotateOutcome::rotated);
+  EXPECT_EQ(store->rotate_refresh_token("rt-2", {.token_hash = "rt-4", .grant_id = "g-1", .created_at = 200,
+                                                .expires_at = 5000, .used_at = 0}, 200).outcome,
+            RotateOutcome::already_used);
+  EXPECT_TRUE(store->revoke_grant("g-1", 300));
+  EXPECT_EQ(store->find_refresh_token("rt-3")->used_at, 300);
+  RawConnection raw(path());
+  for (const char* table : {"grants", "refresh_tokens"}) {
+    EXPECT_THAT(raw.text("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = '" + std::string(table) + "'"),
+                HasSubstr("WITHOUT ROWID"))
+        << table;
+  }
+  for (const char* index : {"grants_by_revocation", "grants_by_expiry", "refresh_tokens_by_grant",
+                            "refresh_tokens_by_expiry"}) {
+    EXPECT_EQ(raw.text("SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name = '" + std::string(index) + "'"),
+              "1")
+        << index;
+  }
+  EXPECT_EQ(raw.text("SELECT COUNT(*) FROM sqlite_master WHERE name LIKE '%_v6'"), "0");
+}
+
 TEST_F(SqliteStoreTest, DeviceCodeStatusIsCheckedByTheDatabase) {
   auto store = SqliteStore::open(path());
   store->migrate();
