@@ -13,7 +13,7 @@ if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
 
 build_pkgs=(build-essential cmake ninja-build pkg-config ccache git
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
-  libssl-dev libsodium-dev libsqlite3-dev libpq-dev libcurl4-openssl-dev
+  libssl-dev libsodium-dev libsqlite3-dev libpq-dev libcurl4-openssl-dev libmimalloc-dev
   libcli11-dev libtomlplusplus-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev sqlite3)
 test_pkgs=(python3 python3-jwcrypto chromium curl openssl dpkg-dev postgresql haproxy)

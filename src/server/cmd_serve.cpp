@@ -1,6 +1,6 @@
 // latchkey-server serve: store + keys + protocol core + HTTP adapter, until SIGTERM/SIGINT.
 #include <unistd.h>
-#ifdef __GLIBC__
+#if defined(__GLIBC__) && !defined(LATCHKEY_WITH_MIMALLOC)
 #include <malloc.h>
 #endif
 
@@ -75,7 +75,7 @@ int serve(const CommonFlags& flags) {
   std::optional<DevCredentials> dev_credentials;
   if (config.dev) dev_credentials = seed_dev_data(config, *store, random, clock);
 
-#ifdef __GLIBC__
+#if defined(__GLIBC__) && !defined(LATCHKEY_WITH_MIMALLOC)
   // glibc gives freed heap tops back to the kernel above 128 KiB by default; each request's
   // allocations crossed that line, so every request paid two brk calls and page faults. Keep up
   // to 8 MiB of free heap instead (RSS after load, not the idle figure).
