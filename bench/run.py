@@ -351,13 +351,15 @@ def report(args, info, limits, targets, results) -> str:
         out.append("")
     out += targets_section(args, limits, targets, results)
     out += ["## Notes", "",
-            "- latchkey-server: SQLite store, ES256 keys present, default thread count (one per CPU) on its one pinned "
-            "core, request logs on (to a file).",
+            "- latchkey-server: SQLite store (synchronous=NORMAL), ES256 keys present, mimalloc, default thread count "
+            "(one I/O thread per usable CPU: one here, plus the password-check pool) on its one pinned core, request "
+            "logs on (to a file).",
             "- Latency is per operation (SSO: 2 requests; interactive: 6 for latchkey, 8 for oidc-provider); "
             "\"token p99\" is the token request alone. Closed loop: at concurrency c, p50 ≈ c / throughput.",
             "- The interactive flow sends prompt=consent, so both servers show the consent page every time.",
             "- oidc-provider: in-memory adapter, ES256 id_tokens; its access tokens are opaque (no signature per grant, "
             "unlike latchkey's JWT access tokens) and its login compares the password without hashing it.",
+            "- Where the time goes (perf, callgrind, strace) and what would close the targets not met: bench/README.md.",
             ""]
     return "\n".join(out)
 
