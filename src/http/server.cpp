@@ -1,6 +1,7 @@
 #include "http/server.h"
 
 #include <openssl/ssl.h>
+#include <sched.h>
 
 #include <algorithm>
 #include <atomic>
@@ -12,15 +13,13 @@
 #include <random>
 #include <stdexcept>
 #include <thread>
-
-#include <sched.h>
 #include <vector>
 
 #include <boost/asio/dispatch.hpp>
-#include <boost/asio/thread_pool.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>

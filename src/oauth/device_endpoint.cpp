@@ -129,7 +129,7 @@ Response handle_device_page(Context& ctx, const Request& req) {
   // RFC 8628 §5.1: a user code is short, so wrong entries are throttled per browser and per address.
   const ThrottleKey browser_key = throttle_key("user-code-browser", browser_id, ctx.config.user_code_throttle);
   const ThrottleKey address_key = throttle_key("user-code-addr", req.remote_address, ctx.config.address_throttle);
-  if (auto wait = throttle_wait(ctx, {&browser_key, &address_key}); wait > 0) {
+  if (auto wait = throttle_wait(ctx, browser_key, address_key); wait > 0) {
     audit("user_code_throttled", {{"address", req.remote_address}, {"retry_after", std::to_string(wait)}});
     Response r = page("", too_many_attempts_message(wait), 429);
     r.set_header("Retry-After", std::to_string(wait));

@@ -142,7 +142,7 @@ Response handle_interaction_login(Context& ctx, const Request& req, std::string_
   const ThrottleKey account_key = throttle_key("login-user", username, ctx.config.login_account_throttle);
   const ThrottleKey address_key = throttle_key("login-addr", req.remote_address, ctx.config.address_throttle);
   // While locked, the password is not even checked: a correct one is refused too.
-  if (auto wait = throttle_wait(ctx, {&account_key, &address_key}); wait > 0) {
+  if (auto wait = throttle_wait(ctx, account_key, address_key); wait > 0) {
     audit("login_throttled",
           {{"client_id", in->client.id}, {"address", req.remote_address}, {"retry_after", std::to_string(wait)}});
     return too_many_attempts(ctx, *in, username, wait);

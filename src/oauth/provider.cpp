@@ -16,6 +16,11 @@
 
 namespace latchkey::oauth {
 
+// The login form's POST (see provider.h); also what observe() counts as a login.
+bool checks_password(const Request& req) {
+  return req.method == "POST" && req.path.starts_with("/interaction/") && req.path.ends_with("/login");
+}
+
 namespace {
 std::atomic<LogSink> g_log_sink{nullptr};
 }  // namespace
@@ -90,10 +95,6 @@ Response route(Context& ctx, const Request& req) {
   return error_page_response(404, "Not found", "There is no page at this address.");
 }
 
-bool is_login_post(const Request& req) {
-  return req.method == "POST" && req.path.starts_with("/interaction/") && req.path.ends_with("/login");
-}
-
 bool sets_cookie(const Response& r, std::string_view name, bool deleting) {
   for (const auto& [header, value] : r.headers) {
     if (header != "Set-Cookie" || !std::string_view(value).starts_with(name) || value.size() <= name.size() ||
@@ -110,7 +111,7 @@ bool sets_cookie(const Response& r, std::string_view name, bool deleting) {
 // 400/401 with the form again on failure); logout ends a session when it clears the cookie.
 void observe(ProviderObserver& observer, const Context& ctx, const Request& req, const Response& r) {
   const std::string& p = req.path;
-  if (is_login_post(req)) {
+  if (checks_password(req)) {
     if (sets_cookie(r, session_cookie_name(ctx.config), false))
       observer.login_succeeded();
     else if (r.status == 400 || r.status == 401)
@@ -176,7 +177,5 @@ Response Provider::handle(const Request& request) noexcept {
     return r;
   }
 }
-
-bool checks_password(const Request& request) { return is_login_post(request); }
 
 }  // namespace latchkey::oauth

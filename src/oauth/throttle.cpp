@@ -1,7 +1,7 @@
 #include "oauth/throttle.h"
 
 #include <algorithm>
-#include <vector>
+#include <array>
 
 #include "util/base64url.h"
 #include "util/crypto.h"
@@ -13,24 +13,20 @@ ThrottleKey throttle_key(std::string_view kind, std::string_view value, const st
   return ThrottleKey{std::string(kind) + ":" + util::base64url_encode(util::sha256(value)), &rule};
 }
 
-std::int64_t throttle_wait(Context& ctx, std::initializer_list<const ThrottleKey*> keys) {
+std::int64_t throttle_wait(Context& ctx, const ThrottleKey& first, const ThrottleKey& second) {
+  // Both keys in one store call; an empty key is not looked up and reads as a zero state.
+  std::array<store::ThrottleState, 2> states{};
+  if (!first.key.empty() && !second.key.empty()) {
+    states = ctx.store.find_throttles(first.key, second.key);
+  } else if (!first.key.empty()) {
+    states[0] = ctx.store.find_throttle(first.key);
+  } else if (!second.key.empty()) {
+    states[1] = ctx.store.find_throttle(second.key);
+  }
   const auto now = ctx.clock.now();
-  std::vector<const ThrottleKey*> present;
-  for (const ThrottleKey* k : keys)
-    if (!k->key.empty()) present.push_back(k);
-  std::vector<store::ThrottleState> states;
-  if (present.size() == 2) {
-    auto both = ctx.store.find_throttles(present[0]->key, present[1]->key);
-    states.assign(both.begin(), both.end());
-  } else {
-    for (const ThrottleKey* k : present) states.push_back(ctx.store.find_throttle(k->key));
-  }
-  std::int64_t wait = 0;
-  for (std::size_t i = 0; i < present.size(); ++i) {
-    present[i]->has_failures = states[i].failures > 0;
-    wait = std::max(wait, states[i].locked_until - now);
-  }
-  return wait;
+  first.has_failures = states[0].failures > 0;
+  second.has_failures = states[1].failures > 0;
+  return std::max<std::int64_t>({0, states[0].locked_until - now, states[1].locked_until - now});
 }
 
 std::int64_t throttle_failure(Context& ctx, std::initializer_list<const ThrottleKey*> keys) {

@@ -25,8 +25,9 @@ struct ThrottleKey {
 // An empty value gives an empty key.
 ThrottleKey throttle_key(std::string_view kind, std::string_view value, const store::ThrottleRule& rule);
 
-// Seconds until every key is unlocked at the clock's now; 0 when none is locked.
-std::int64_t throttle_wait(Context& ctx, std::initializer_list<const ThrottleKey*> keys);
+// Seconds until both keys (a request is throttled per account or client, and per address) are
+// unlocked at the clock's now; 0 when neither is locked.
+std::int64_t throttle_wait(Context& ctx, const ThrottleKey& first, const ThrottleKey& second);
 
 // Counts one failure on every key; returns the seconds until they are all unlocked (0 = none locked).
 std::int64_t throttle_failure(Context& ctx, std::initializer_list<const ThrottleKey*> keys);

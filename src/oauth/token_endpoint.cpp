@@ -60,7 +60,7 @@ std::expected<ClientRequest, Response> read_client_request(Context& ctx, const R
   // a client secret must not be guessable at network speed.
   const ThrottleKey client_key = throttle_key("client", claimed_client_id(req, *form), ctx.config.client_auth_throttle);
   const ThrottleKey address_key = throttle_key("client-addr", req.remote_address, ctx.config.address_throttle);
-  if (auto wait = throttle_wait(ctx, {&client_key, &address_key}); wait > 0) {
+  if (auto wait = throttle_wait(ctx, client_key, address_key); wait > 0) {
     // RFC 6585 §4: 429 Too Many Requests with Retry-After; the error stays RFC 6749 §5.2 JSON.
     Response r = token_error_response(
         error(ErrorCode::invalid_client, "too many failed attempts; retry after " + std::to_string(wait) + " s", 429));

@@ -102,7 +102,7 @@ std::unique_ptr<store::Store> open_migrated_store(const ServerConfig& config, st
 
 namespace {
 
-// One key-encryption key from its variable or its file (`what` names them in errors).
+// One key-encryption key from its variable (text, named env_name in errors) or its file (named file_key).
 std::optional<std::string> read_key_encryption_key(const std::string& text, std::string_view env_name,
                                                    const std::string& file, std::string_view file_key) {
   if (!text.empty()) {

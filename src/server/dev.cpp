@@ -14,6 +14,7 @@
 
 #include "server/admin_rules.h"
 #include "server/commands.h"
+#include "server/ops.h"
 #include "util/base64url.h"
 #include "util/crypto.h"
 #include "util/form.h"
@@ -77,12 +78,8 @@ void write_credentials(const fs::path& path, const DevCredentials& c) {
 }  // namespace
 
 fs::path dev_directory(const ServerConfig& config) {
-  const std::string& url = config.database_url;
-  if (url.starts_with("sqlite:")) {
-    std::string path = url.substr(7);
-    if (auto q = path.find('?'); q != std::string::npos) path.resize(q);  // ?synchronous=...
-    if (path.starts_with("///")) path = path.substr(2);
-    fs::path parent = fs::path(path).parent_path();
+  if (auto file = sqlite_file_of(config.database_url)) {
+    fs::path parent = fs::path(*file).parent_path();
     return parent.empty() ? fs::path(".") : parent;
   }
   return ".";

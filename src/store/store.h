@@ -253,10 +253,7 @@ class GrantStore {
   virtual void put_refresh_token(const RefreshToken& t) = 0;
   // A new grant with its first refresh token; one transaction where the backend has them (one
   // commit instead of two for every code redeemed with offline_access). A clash stores neither.
-  virtual void put_grant_and_refresh_token(const Grant& g, const RefreshToken& t) {
-    put_grant(g);
-    put_refresh_token(t);
-  }
+  virtual void put_grant_and_refresh_token(const Grant& g, const RefreshToken& t) = 0;
   virtual std::optional<RefreshToken> find_refresh_token(const std::string& token_hash) = 0;
   virtual std::optional<AccessTokenRecord> find_access_token(const std::string& jti) = 0;
 
