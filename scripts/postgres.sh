@@ -13,7 +13,10 @@
 #
 # PostgreSQL refuses to run as root: as root the server runs as the `postgres` system user (created
 # by the Debian package) and DIR is handed to it; otherwise it runs as the current user.
-# Layout: DIR/data (cluster), DIR/socket (unix socket), DIR/log, DIR/port, DIR/url.
+# Layout: DIR/data (cluster), DIR/socket (unix socket), DIR/log, DIR/port, DIR/url. As root, when a
+# parent of DIR is closed to the postgres user (a checkout under a 0700 `mktemp -d`, say), the
+# server's own files (data, socket, log) go to /tmp/latchkey-postgres-HASH instead, HASH from DIR's
+# path, so every command on DIR finds them again; port and url stay in DIR.
 set -euo pipefail
 
 usage() {
@@ -47,8 +50,23 @@ fi
 
 mkdir -p "$dir"
 dir=$(cd "$dir" && pwd)
-data=$dir/data
-socket_dir=$dir/socket
+home=$dir
+if [[ $(id -u) -eq 0 ]]; then
+  chown "$db_user" "$dir"
+  if ! as_db_user test -w "$dir"; then
+    home=/tmp/latchkey-postgres-$(printf '%s' "$dir" | sha256sum | cut -c1-16)
+    mkdir -p "$home"
+    chown "$db_user" "$home"
+    chmod 700 "$home"
+    if ! as_db_user test -w "$home"; then
+      echo "postgres.sh: user $db_user can write neither to $dir nor to $home" >&2
+      exit 1
+    fi
+  fi
+fi
+data=$home/data
+socket_dir=$home/socket
+log=$home/log
 
 pg_ctl() { as_db_user "$bin/pg_ctl" -D "$data" "$@"; }
 is_running() { [[ -f $data/PG_VERSION ]] && pg_ctl status >/dev/null 2>&1; }
@@ -76,13 +94,6 @@ url_for() { echo "postgresql://$db_user@127.0.0.1:$1/latchkey"; }
 
 init_cluster() {
   [[ -f $data/PG_VERSION ]] && return 0
-  if [[ $(id -u) -eq 0 ]]; then
-    chown "$db_user" "$dir"
-    if ! as_db_user test -w "$dir"; then
-      echo "postgres.sh: user $db_user cannot write to $dir (is a parent directory closed to other users?)" >&2
-      exit 1
-    fi
-  fi
   as_db_user "$bin/initdb" -D "$data" -U "$db_user" --auth=trust -E UTF8 --locale=C >"$dir/initdb.log" 2>&1 || {
     echo "postgres.sh: initdb failed:" >&2
     cat "$dir/initdb.log" >&2
@@ -114,10 +125,10 @@ start() {
   # Ports picked by free_port can be taken by someone else before the server binds: a few tries.
   local attempt
   for attempt in 1 2 3; do
-    if pg_ctl -l "$dir/log" -o "-p $port" -w -t 60 start >/dev/null 2>&1; then break; fi
+    if pg_ctl -l "$log" -o "-p $port" -w -t 60 start >/dev/null 2>&1; then break; fi
     if [[ $attempt -eq 3 ]] || is_running; then
-      echo "postgres.sh: the server did not start; the end of $dir/log:" >&2
-      tail -n 20 "$dir/log" >&2 || true
+      echo "postgres.sh: the server did not start; the end of $log:" >&2
+      tail -n 20 "$log" >&2 || true
       exit 1
     fi
     port=$(free_port)
